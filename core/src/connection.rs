@@ -1,0 +1,453 @@
+//! The connection task: connect, handshake, then the open connection with
+//! its closing handshake. This is the only module that drives the protocol
+//! engine (tokio-tungstenite over the frame guard).
+
+use crate::connect::tcp_connect;
+use crate::event::{Event, EventHandler, Message, ReadyState};
+use crate::frame_guard::{Guarded, Violation};
+use crate::handshake;
+use crate::options::{Options, TCP_CLOSE_GRACE};
+use crate::socket::Shared;
+use crate::stream::MaybeTls;
+use crate::validate::is_blocked_port;
+use bytes::Bytes;
+use futures_util::{Sink, Stream};
+use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::{sleep, Sleep};
+use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Error as WsError, Message as WsMessage};
+use tokio_tungstenite::WebSocketStream;
+
+type Ws = WebSocketStream<Guarded<MaybeTls>>;
+
+/// Most messages handed to the protocol engine before one flush.
+const BATCH_MESSAGES: usize = 4096;
+/// Most payload bytes handed to the protocol engine before one flush.
+const BATCH_BYTES: u64 = 512 * 1024;
+/// Most messages delivered in one poll before yielding to other tasks.
+const READ_BUDGET: usize = 512;
+/// How long a failed connection may spend sending its Close frame.
+const FAIL_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What the handle asks of the task.
+pub(crate) enum Command {
+    /// A text or binary message and its payload length.
+    Send(WsMessage, u64),
+    /// `close(code, reason)`.
+    Close { code: Option<u16>, reason: String },
+    /// The application released the socket: close with 1001 if open.
+    Release,
+    /// The library shuts down: close with 1001 within `deadline`.
+    Shutdown { deadline: Duration },
+}
+
+/// Delivers events and guarantees that `Close` fires exactly once, last,
+/// even if the task is dropped (runtime shutdown).
+struct Emitter {
+    shared: Arc<Shared>,
+    handler: Option<EventHandler>,
+}
+
+impl Emitter {
+    fn emit(&mut self, ev: Event) {
+        if let Some(h) = self.handler.as_mut() {
+            h(ev);
+        }
+    }
+
+    fn message(&mut self, data: Bytes, is_text: bool) {
+        // Messages reach the application only while it has not called close().
+        if !self.shared.close_requested.load(Ordering::Acquire) {
+            self.emit(Event::Message(Message { data, is_text }));
+        }
+    }
+
+    fn finish(&mut self, error: Option<String>, code: u16, reason: String, was_clean: bool) {
+        self.shared.set_state(ReadyState::Closed);
+        if let Some(message) = error {
+            self.emit(Event::Error { message });
+        }
+        self.emit(Event::Close { code, reason, was_clean });
+        // Dropping the handler here breaks any cycle through the handler.
+        self.handler = None;
+    }
+}
+
+impl Drop for Emitter {
+    fn drop(&mut self) {
+        if self.handler.is_some() {
+            self.finish(None, 1006, String::new(), false);
+        }
+    }
+}
+
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    protocols: Vec<String>,
+    options: Options,
+    tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
+    handler: EventHandler,
+    mut cmds: UnboundedReceiver<Command>,
+) {
+    let mut em = Emitter { shared: Arc::clone(&shared), handler: Some(handler) };
+    let connecting =
+        tokio::time::timeout(options.connect_timeout, establish(&shared, &protocols, &options, tls));
+    let ws = tokio::select! {
+        r = connecting => match r {
+            Ok(Ok(ws)) => ws,
+            Ok(Err(msg)) => return em.finish(Some(msg), 1006, String::new(), false),
+            Err(_) => {
+                let msg = format!("the connection was not established within {:?}", options.connect_timeout);
+                return em.finish(Some(msg), 1006, String::new(), false);
+            }
+        },
+        why = aborted_while_connecting(&mut cmds) => {
+            return em.finish(Some(why), 1006, String::new(), false);
+        }
+    };
+    if !shared.transition(ReadyState::Connecting, ReadyState::Open) {
+        // close() raced with the end of the handshake: it fails the connection.
+        let msg = "close() was called before the connection was established".to_string();
+        return em.finish(Some(msg), 1006, String::new(), false);
+    }
+    em.emit(Event::Open);
+    let mut conn = OpenConnection {
+        ws,
+        shared,
+        cmds,
+        cmds_open: true,
+        outbox: VecDeque::new(),
+        in_flight: 0,
+        must_flush: false,
+        phase: Phase::Open,
+        received_close: None,
+        timer: None,
+        close_timeout: options.close_timeout,
+    };
+    let end = poll_fn(|cx| conn.poll(cx, &mut em)).await;
+    match end {
+        End::Clean => {
+            let (code, reason) = conn.received_close.take().unwrap_or((1005, String::new()));
+            em.finish(None, code, reason, true)
+        }
+        End::Abnormal => em.finish(None, 1006, String::new(), false),
+        End::Failed(v) => {
+            conn.send_failure_close(v.code).await;
+            em.finish(Some(v.message), 1006, String::new(), false)
+        }
+    }
+}
+
+async fn establish(
+    shared: &Shared,
+    protocols: &[String],
+    options: &Options,
+    tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
+) -> Result<Ws, String> {
+    let url = &shared.url;
+    if options.block_unsafe_ports && is_blocked_port(url.port()) {
+        return Err(format!("port {} is on the browser's list of blocked ports", url.port()));
+    }
+    let tcp = tcp_connect(url).await?;
+    let stream = match tls {
+        Some(config) => crate::tls::wrap(tcp, url.host(), config).await?,
+        None => MaybeTls::Plain(tcp),
+    };
+    let mut stream = Guarded::new(stream);
+    let accepted = handshake::perform(stream.get_mut(), url, protocols, &options.headers).await?;
+    let mut leftover = accepted.leftover;
+    stream.inspect_prefix(&mut leftover);
+    let _ = shared.protocol.set(accepted.protocol);
+    let _ = shared.extensions.set(accepted.extensions);
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(options.max_message_size))
+        .max_frame_size(Some(options.max_message_size));
+    Ok(WebSocketStream::from_partially_read(stream, leftover, Role::Client, Some(config)).await)
+}
+
+/// Resolves when the application gives up on a connection still being
+/// established; says why.
+async fn aborted_while_connecting(cmds: &mut UnboundedReceiver<Command>) -> String {
+    loop {
+        match cmds.recv().await {
+            Some(Command::Send(..)) => continue, // cannot happen: send() refuses while CONNECTING
+            Some(Command::Close { .. }) => {
+                return "close() was called before the connection was established".into()
+            }
+            Some(Command::Release) | None => return "the socket was released while connecting".into(),
+            Some(Command::Shutdown { .. }) => return "the library was shut down while connecting".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Open,
+    /// We sent Close; waiting for the server's Close.
+    ClosingByUs,
+    /// The server sent Close; our reply is being flushed.
+    ClosingByPeer,
+    /// Both Close frames are through; waiting for the server to close TCP.
+    AwaitTcpClose,
+}
+
+enum End {
+    /// Closing handshake complete.
+    Clean,
+    /// TCP closed or reset without a complete closing handshake, or the
+    /// closing handshake timed out: close 1006, no error event.
+    Abnormal,
+    /// The connection was failed: error event, then close 1006.
+    Failed(Violation),
+}
+
+struct OpenConnection {
+    ws: Ws,
+    shared: Arc<Shared>,
+    cmds: UnboundedReceiver<Command>,
+    cmds_open: bool,
+    outbox: VecDeque<Command>,
+    /// Payload bytes handed to the engine and not yet flushed.
+    in_flight: u64,
+    must_flush: bool,
+    phase: Phase,
+    received_close: Option<(u16, String)>,
+    timer: Option<Pin<Box<Sleep>>>,
+    close_timeout: Duration,
+}
+
+impl OpenConnection {
+    fn poll(&mut self, cx: &mut Context<'_>, em: &mut Emitter) -> Poll<End> {
+        self.take_commands(cx);
+        if let Err(end) = self.write(cx) {
+            return Poll::Ready(end);
+        }
+        match self.read(cx, em) {
+            Poll::Ready(end) => return Poll::Ready(end),
+            Poll::Pending => {}
+        }
+        // Reading may have queued a pong or a close reply.
+        if self.must_flush {
+            if let Err(end) = self.flush(cx) {
+                return Poll::Ready(end);
+            }
+        }
+        if let Some(t) = self.timer.as_mut() {
+            if t.as_mut().poll(cx).is_ready() {
+                self.timer = None;
+                return Poll::Ready(match self.phase {
+                    Phase::AwaitTcpClose => End::Clean,
+                    _ => End::Abnormal,
+                });
+            }
+        }
+        Poll::Pending
+    }
+
+    fn arm(&mut self, after: Duration) {
+        self.timer = Some(Box::pin(sleep(after)));
+    }
+
+    /// Moves commands from the channel to the outbox. A close request arms
+    /// the close timer at once, even while earlier data is still queued.
+    fn take_commands(&mut self, cx: &mut Context<'_>) {
+        while self.cmds_open {
+            match self.cmds.poll_recv(cx) {
+                Poll::Ready(Some(cmd)) => {
+                    match &cmd {
+                        Command::Send(..) => {}
+                        Command::Shutdown { deadline } => {
+                            let d = (*deadline).min(self.close_timeout);
+                            if self.phase == Phase::Open || self.timer.is_none() {
+                                self.arm(d);
+                            }
+                        }
+                        _ => {
+                            if self.phase == Phase::Open && self.timer.is_none() {
+                                self.arm(self.close_timeout);
+                            }
+                        }
+                    }
+                    self.outbox.push_back(cmd);
+                }
+                Poll::Ready(None) => {
+                    self.cmds_open = false;
+                    if self.phase == Phase::Open && self.timer.is_none() {
+                        self.arm(self.close_timeout);
+                    }
+                    self.outbox.push_back(Command::Release);
+                }
+                Poll::Pending => break,
+            }
+        }
+    }
+
+    /// Hands queued messages to the engine in batches, one flush per batch.
+    fn write(&mut self, cx: &mut Context<'_>) -> Result<(), End> {
+        if self.in_flight == 0 && !self.must_flush {
+            let mut n = 0;
+            while n < BATCH_MESSAGES && self.in_flight < BATCH_BYTES {
+                let Some(cmd) = self.outbox.pop_front() else { break };
+                n += 1;
+                match cmd {
+                    Command::Send(msg, len) => {
+                        if self.phase != Phase::Open {
+                            continue; // discarded; still counted in bufferedAmount
+                        }
+                        Pin::new(&mut self.ws).start_send(msg).map_err(|e| self.classify(e))?;
+                        self.in_flight += len;
+                        self.must_flush = true;
+                    }
+                    Command::Close { code, reason } => self.start_close(code, reason)?,
+                    Command::Release => self.start_close(Some(1001), String::new())?,
+                    Command::Shutdown { .. } => self.start_close(Some(1001), "shutting down".into())?,
+                }
+            }
+        }
+        if self.must_flush {
+            self.flush(cx)?;
+        }
+        Ok(())
+    }
+
+    fn start_close(&mut self, code: Option<u16>, reason: String) -> Result<(), End> {
+        if self.phase != Phase::Open {
+            return Ok(());
+        }
+        self.shared.set_state(ReadyState::Closing);
+        let frame = code.map(|c| CloseFrame { code: CloseCode::from(c), reason: reason.into() });
+        self.phase = Phase::ClosingByUs;
+        if self.timer.is_none() {
+            self.arm(self.close_timeout);
+        }
+        self.must_flush = true;
+        Pin::new(&mut self.ws).start_send(WsMessage::Close(frame)).map_err(|e| self.classify(e))
+    }
+
+    fn flush(&mut self, cx: &mut Context<'_>) -> Result<(), End> {
+        match Pin::new(&mut self.ws).poll_flush(cx) {
+            Poll::Ready(Ok(())) => {
+                self.shared.buffered.fetch_sub(self.in_flight, Ordering::AcqRel);
+                self.in_flight = 0;
+                self.must_flush = false;
+                if self.phase == Phase::ClosingByPeer {
+                    self.phase = Phase::AwaitTcpClose;
+                    self.arm(TCP_CLOSE_GRACE);
+                }
+                // Room for the next batch.
+                if !self.outbox.is_empty() {
+                    cx.waker().wake_by_ref();
+                }
+                Ok(())
+            }
+            Poll::Ready(Err(e)) => Err(self.classify(e)),
+            Poll::Pending => Ok(()),
+        }
+    }
+
+    fn read(&mut self, cx: &mut Context<'_>, em: &mut Emitter) -> Poll<End> {
+        for _ in 0..READ_BUDGET {
+            match Pin::new(&mut self.ws).poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => {
+                    // The server closed TCP after a complete closing handshake.
+                    return Poll::Ready(if self.received_close.is_some() {
+                        End::Clean
+                    } else {
+                        End::Abnormal
+                    });
+                }
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(self.classify(e)),
+                Poll::Ready(Some(Ok(msg))) => match msg {
+                    WsMessage::Text(t) => {
+                        if self.phase == Phase::Open {
+                            em.message(Bytes::from(t), true);
+                        }
+                    }
+                    WsMessage::Binary(b) => {
+                        if self.phase == Phase::Open {
+                            em.message(b, false);
+                        }
+                    }
+                    WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => self.must_flush = true,
+                    WsMessage::Close(frame) => self.on_close_frame(frame),
+                },
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    fn on_close_frame(&mut self, frame: Option<CloseFrame>) {
+        let (code, reason) =
+            frame.map_or((1005, String::new()), |f| (u16::from(f.code), f.reason.to_string()));
+        if self.received_close.is_none() {
+            self.received_close = Some((code, reason));
+        }
+        match self.phase {
+            Phase::Open => {
+                // tungstenite queued the echo of the server's Close.
+                self.shared.set_state(ReadyState::Closing);
+                self.phase = Phase::ClosingByPeer;
+                self.must_flush = true;
+                self.arm(self.close_timeout);
+            }
+            Phase::ClosingByUs => {
+                self.phase = Phase::AwaitTcpClose;
+                self.arm(TCP_CLOSE_GRACE);
+            }
+            Phase::ClosingByPeer | Phase::AwaitTcpClose => {}
+        }
+    }
+
+    /// Maps an engine error to how the connection ends.
+    fn classify(&self, e: WsError) -> End {
+        use tungstenite::error::{CapacityError, ProtocolError};
+        match e {
+            WsError::Io(io) => match Violation::from_io(&io) {
+                Some(v) => End::Failed(v.clone()),
+                None if self.phase == Phase::AwaitTcpClose => End::Clean,
+                None => End::Abnormal,
+            },
+            WsError::ConnectionClosed | WsError::AlreadyClosed => {
+                if self.received_close.is_some() {
+                    End::Clean
+                } else {
+                    End::Abnormal
+                }
+            }
+            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => End::Abnormal,
+            WsError::Protocol(p) => {
+                End::Failed(Violation { code: 1002, message: format!("protocol error: {p}") })
+            }
+            WsError::Utf8(_) => {
+                End::Failed(Violation { code: 1007, message: "the server sent invalid UTF-8 text".into() })
+            }
+            WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => End::Failed(Violation {
+                code: 1009,
+                message: format!("the server sent a message of {size} bytes; the limit is {max_size}"),
+            }),
+            other => End::Failed(Violation { code: 1002, message: format!("protocol error: {other}") }),
+        }
+    }
+
+    /// Failing the connection: send a Close frame with `code` when the
+    /// connection can still carry one, briefly, then drop TCP.
+    async fn send_failure_close(&mut self, code: u16) {
+        let frame = CloseFrame { code: CloseCode::from(code), reason: "".into() };
+        let ws = &mut self.ws;
+        let attempt = async {
+            if Pin::new(&mut *ws).start_send(WsMessage::Close(Some(frame))).is_ok() {
+                let _ = poll_fn(|cx| Pin::new(&mut *ws).poll_flush(cx)).await;
+            }
+        };
+        let _ = tokio::time::timeout(FAIL_FLUSH_TIMEOUT, attempt).await;
+    }
+}

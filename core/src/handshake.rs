@@ -1,0 +1,207 @@
+//! The opening handshake, client side (RFC 6455 4.1 and 4.2.2), written out
+//! by hand so that every check the browser makes is made here.
+
+use crate::validate::WsUrl;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tungstenite::handshake::derive_accept_key;
+
+/// Largest response head accepted.
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+
+pub(crate) struct Accepted {
+    pub protocol: String,
+    pub extensions: String,
+    /// Bytes that followed the response head (the first frames).
+    pub leftover: Vec<u8>,
+}
+
+pub(crate) fn request(url: &WsUrl, key: &str, protocols: &[String], headers: &[(String, String)]) -> Vec<u8> {
+    let mut r = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n",
+        url.resource(),
+        url.host_header()
+    );
+    if !protocols.is_empty() {
+        r.push_str(&format!("Sec-WebSocket-Protocol: {}\r\n", protocols.join(", ")));
+    }
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("user-agent")) {
+        r.push_str(concat!("User-Agent: wsnative/", env!("CARGO_PKG_VERSION"), "\r\n"));
+    }
+    for (n, v) in headers {
+        r.push_str(&format!("{n}: {v}\r\n"));
+    }
+    r.push_str("\r\n");
+    r.into_bytes()
+}
+
+pub(crate) async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    url: &WsUrl,
+    protocols: &[String],
+    headers: &[(String, String)],
+) -> Result<Accepted, String> {
+    let key = tungstenite::handshake::client::generate_key();
+    stream
+        .write_all(&request(url, &key, protocols, headers))
+        .await
+        .map_err(|e| format!("cannot send the handshake request: {e}"))?;
+    stream.flush().await.map_err(|e| format!("cannot send the handshake request: {e}"))?;
+
+    let mut buf = Vec::with_capacity(4096);
+    let head_len = loop {
+        if let Some(i) = find_head_end(&buf) {
+            break i;
+        }
+        if buf.len() > MAX_RESPONSE_HEAD {
+            return Err(format!("the server's handshake response is larger than {MAX_RESPONSE_HEAD} bytes"));
+        }
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await.map_err(|e| format!("reading the handshake response: {e}"))?;
+        if n == 0 {
+            return Err("the server closed the connection during the handshake".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let accepted = check_response(&buf[..head_len], &key, protocols)?;
+    Ok(Accepted { leftover: buf[head_len..].to_vec(), ..accepted })
+}
+
+fn find_head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+}
+
+/// Checks a complete response head against the request.
+pub(crate) fn check_response(head: &[u8], key: &str, protocols: &[String]) -> Result<Accepted, String> {
+    let mut hdrs = [httparse::EMPTY_HEADER; 128];
+    let mut resp = httparse::Response::new(&mut hdrs);
+    match resp.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err("the handshake response is incomplete".into()),
+        Err(e) => return Err(format!("the handshake response is not valid HTTP: {e}")),
+    }
+    let code = resp.code.unwrap_or(0);
+    if code != 101 {
+        let reason = resp.reason.unwrap_or("");
+        let extra = if (300..400).contains(&code) { " (redirects are not followed)" } else { "" };
+        return Err(format!("the server answered {code} {reason} instead of 101 Switching Protocols{extra}"));
+    }
+    let values = |name: &str| -> Vec<&[u8]> {
+        resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value).collect()
+    };
+    let single = |name: &str| -> Result<Option<String>, String> {
+        let v = values(name);
+        match v.len() {
+            0 => Ok(None),
+            1 => std::str::from_utf8(v[0])
+                .map(|s| Some(s.trim().to_string()))
+                .map_err(|_| format!("the '{name}' response header is not valid text")),
+            _ => Err(format!("the response has more than one '{name}' header")),
+        }
+    };
+    match single("Upgrade")? {
+        Some(u) if u.eq_ignore_ascii_case("websocket") => {}
+        Some(u) => return Err(format!("the 'Upgrade' response header is '{u}', not 'websocket'")),
+        None => return Err("the response has no 'Upgrade: websocket' header".into()),
+    }
+    let connection_upgrade = values("Connection").iter().any(|v| {
+        std::str::from_utf8(v).is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")))
+    });
+    if !connection_upgrade {
+        return Err("the response has no 'Connection: Upgrade' header".into());
+    }
+    let expected = derive_accept_key(key.as_bytes());
+    match single("Sec-WebSocket-Accept")? {
+        Some(a) if a == expected => {}
+        Some(_) => {
+            return Err("the 'Sec-WebSocket-Accept' response header does not match the key sent".into())
+        }
+        None => return Err("the response has no 'Sec-WebSocket-Accept' header".into()),
+    }
+    let protocol = match single("Sec-WebSocket-Protocol")? {
+        Some(p) if protocols.contains(&p) => p,
+        Some(p) if protocols.is_empty() => {
+            return Err(format!("the server selected the subprotocol '{p}' but none was requested"))
+        }
+        Some(p) => return Err(format!("the server selected the subprotocol '{p}', which was not offered")),
+        None if !protocols.is_empty() => {
+            return Err("subprotocols were offered but the server selected none".into());
+        }
+        None => String::new(),
+    };
+    if let Some(ext) = single("Sec-WebSocket-Extensions")? {
+        if !ext.is_empty() {
+            return Err(format!("the server accepted the extension '{ext}', which was not offered"));
+        }
+    }
+    Ok(Accepted { protocol, extensions: String::new(), leftover: Vec::new() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+    const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+    fn resp(extra: &str) -> String {
+        format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {ACCEPT}\r\n{extra}\r\n")
+    }
+
+    fn check(r: &str, protocols: &[&str]) -> Result<Accepted, String> {
+        let p: Vec<String> = protocols.iter().map(|s| s.to_string()).collect();
+        check_response(r.as_bytes(), KEY, &p)
+    }
+
+    #[test]
+    fn accepts_a_correct_response() {
+        assert!(check(&resp(""), &[]).is_ok());
+        let a = check(&resp("Sec-WebSocket-Protocol: b\r\n"), &["a", "b"]).unwrap();
+        assert_eq!(a.protocol, "b");
+        let lower = resp("")
+            .replace("Upgrade: websocket", "upgrade: WebSocket")
+            .replace("Connection: Upgrade", "connection: keep-alive, upgrade");
+        assert!(check(&lower, &[]).is_ok());
+        assert!(check(&resp("").replace("HTTP/1.1", "HTTP/1.0"), &[]).is_ok());
+    }
+
+    #[test]
+    fn rejects_every_violation() {
+        let cases: Vec<(String, Vec<&str>)> = vec![
+            (resp("").replace("101 Switching Protocols", "200 OK"), vec![]),
+            (resp("").replace("101 Switching Protocols", "302 Found"), vec![]),
+            (resp("").replace("Upgrade: websocket\r\n", ""), vec![]),
+            (resp("").replace("Upgrade: websocket", "Upgrade: h2c"), vec![]),
+            (resp("").replace("Connection: Upgrade\r\n", ""), vec![]),
+            (resp("").replace(ACCEPT, "AAAAAAAAAAAAAAAAAAAAAAAAAAA="), vec![]),
+            (resp("").replace(&format!("Sec-WebSocket-Accept: {ACCEPT}\r\n"), ""), vec![]),
+            (resp(&format!("Sec-WebSocket-Accept: {ACCEPT}\r\n")), vec![]),
+            (resp("Sec-WebSocket-Protocol: x\r\n"), vec![]),
+            (resp("Sec-WebSocket-Protocol: c\r\n"), vec!["a", "b"]),
+            (resp("Sec-WebSocket-Protocol: a, b\r\n"), vec!["a", "b"]),
+            (resp(""), vec!["a"]),
+            (resp("Sec-WebSocket-Extensions: permessage-deflate\r\n"), vec![]),
+            ("HTTP/2 101\r\n\r\n".to_string(), vec![]),
+        ];
+        for (r, p) in cases {
+            assert!(check(&r, &p).is_err(), "accepted: {r:?} {p:?}");
+        }
+    }
+
+    #[test]
+    fn request_shape() {
+        let url = crate::validate::parse_url("ws://h:81/p?q=1").unwrap();
+        let r = String::from_utf8(request(
+            &url,
+            KEY,
+            &["a".into(), "b".into()],
+            &[("Origin".into(), "x".into())],
+        ))
+        .unwrap();
+        assert!(r.starts_with("GET /p?q=1 HTTP/1.1\r\nHost: h:81\r\n"), "{r}");
+        assert!(r.contains("Sec-WebSocket-Protocol: a, b\r\n"));
+        assert!(r.contains("Origin: x\r\n") && r.ends_with("\r\n\r\n"));
+        let creds = crate::validate::parse_url("ws://u:p@h/").unwrap();
+        let r = String::from_utf8(request(&creds, KEY, &[], &[])).unwrap();
+        assert!(r.contains("Host: h\r\n") && !r.contains("u:p"), "{r}");
+    }
+}

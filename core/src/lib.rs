@@ -1,0 +1,32 @@
+//! wsnative-core: the browser's `WebSocket` object as plain async Rust,
+//! running on a runtime the library owns. It knows nothing of C or Python;
+//! the `wsnative` (C ABI) and Python crates are thin layers over it.
+//!
+//! Behaviour follows the project's SPEC.md (WHATWG HTML "WebSockets" over
+//! RFC 6455): synchronous validation errors, events `Open`, `Message`,
+//! `Error`, `Close` in the browser's order, exact `bufferedAmount`.
+
+mod connect;
+mod connection;
+pub mod dispatch;
+pub mod error;
+pub mod event;
+mod frame_guard;
+mod handshake;
+pub mod options;
+pub mod runtime;
+mod socket;
+mod stream;
+pub mod tls;
+mod utf8_stream;
+pub mod validate;
+
+pub use bytes::Bytes;
+pub use dispatch::EventQueue;
+pub use error::{Error, ErrorKind};
+pub use event::{Event, EventHandler, Message, ReadyState};
+pub use options::{CaBundle, Options};
+pub use socket::WebSocket;
+
+/// The library version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,105 @@
+//! Per-socket options. New fields get defaults, so bindings that build an
+//! `Options` with `..Default::default()` keep compiling.
+
+use crate::error::{Error, ErrorKind};
+use std::time::Duration;
+
+/// Default limit for one received message (64 MiB).
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
+/// Default time allowed for TCP connect, TLS and the opening handshake.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time the closing handshake may take before the client drops TCP.
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// After a complete closing handshake, how long to wait for the server to
+/// close TCP before closing it ourselves (the browser's 2 seconds).
+pub const TCP_CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Extra trust anchors for `wss://`.
+#[derive(Debug, Clone, Default)]
+pub struct CaBundle {
+    /// PEM-encoded certificates (the contents of one or more PEM files).
+    pub pem: Vec<u8>,
+    /// When true, only these anchors are trusted (not the system roots nor
+    /// the bundled webpki roots).
+    pub exclusive: bool,
+}
+
+/// Options of one socket.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Extra request headers, sent in order after the library's own.
+    pub headers: Vec<(String, String)>,
+    pub connect_timeout: Duration,
+    pub close_timeout: Duration,
+    /// Largest message accepted from the server; larger ones fail the
+    /// connection with 1009.
+    pub max_message_size: usize,
+    pub ca: Option<CaBundle>,
+    /// Apply the browser's list of blocked ports (off by default).
+    pub block_unsafe_ports: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            headers: Vec::new(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            close_timeout: DEFAULT_CLOSE_TIMEOUT,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            ca: None,
+            block_unsafe_ports: false,
+        }
+    }
+}
+
+/// Headers the library writes itself; the application may not set them.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "upgrade",
+    "connection",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-protocol",
+    "sec-websocket-extensions",
+    "sec-websocket-accept",
+    "content-length",
+    "transfer-encoding",
+];
+
+/// Checks one extra request header: a token name, a value without CR, LF or
+/// NUL, and not a header the handshake itself owns.
+pub fn check_header(name: &str, value: &str) -> Result<(), Error> {
+    let bad = |m: String| Err(Error::new(ErrorKind::InvalidOption, m));
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    {
+        return bad(format!("the header name '{}' is not a valid HTTP token", name.escape_debug()));
+    }
+    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return bad(format!("the value of header '{name}' contains CR, LF or NUL"));
+    }
+    if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        return bad(format!("the header '{name}' is set by the library and cannot be overridden"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_rules() {
+        assert!(check_header("Origin", "https://example.com").is_ok());
+        assert!(check_header("X-Token", "").is_ok());
+        for (n, v) in [
+            ("X", "a\r\nInjected: 1"),
+            ("X", "a\nb"),
+            ("Bad Name", "v"),
+            ("", "v"),
+            ("Host", "h"),
+            ("sec-websocket-key", "k"),
+        ] {
+            assert_eq!(check_header(n, v).unwrap_err().kind(), ErrorKind::InvalidOption, "{n}: {v}");
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! TLS client configuration (rustls): system roots plus the bundled webpki
+//! roots, or the application's CA bundle; SNI and hostname verification are
+//! rustls's defaults and are never turned off here.
+
+use crate::error::{Error, ErrorKind};
+use crate::options::CaBundle;
+use crate::stream::MaybeTls;
+use once_cell::sync::OnceCell;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use std::sync::Arc;
+use tokio::net::TcpStream;
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
+use tokio_rustls::TlsConnector;
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn default_roots() -> RootCertStore {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    // Unreadable system certificates are skipped: the bundled roots remain.
+    let native = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(native.certs);
+    roots
+}
+
+fn build(roots: RootCertStore) -> Result<Arc<ClientConfig>, Error> {
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("TLS setup: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Parses a PEM bundle into certificates; an error if it holds none.
+pub fn parse_ca_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let bad = |m: String| Error::new(ErrorKind::InvalidOption, m);
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("the CA bundle is not valid PEM: {e:?}")))?;
+    if certs.is_empty() {
+        return Err(bad("the CA bundle contains no PEM certificate".into()));
+    }
+    Ok(certs)
+}
+
+/// The client configuration for a socket's options. The default one is
+/// built once per process.
+pub(crate) fn client_config(ca: Option<&CaBundle>) -> Result<Arc<ClientConfig>, Error> {
+    static DEFAULT: OnceCell<Arc<ClientConfig>> = OnceCell::new();
+    let Some(ca) = ca else {
+        return DEFAULT.get_or_try_init(|| build(default_roots())).cloned();
+    };
+    let mut roots = if ca.exclusive { RootCertStore::empty() } else { default_roots() };
+    for cert in parse_ca_pem(&ca.pem)? {
+        roots.add(cert).map_err(|e| {
+            Error::new(ErrorKind::InvalidOption, format!("a CA certificate is unusable: {e}"))
+        })?;
+    }
+    build(roots)
+}
+
+pub(crate) async fn wrap(tcp: TcpStream, host: &str, config: Arc<ClientConfig>) -> Result<MaybeTls, String> {
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|e| format!("TLS: invalid server name '{host}': {e}"))?;
+    let tls = TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("TLS handshake with {host} failed: {e}"))?;
+    Ok(MaybeTls::Tls(Box::new(tls)))
+}

@@ -1,0 +1,367 @@
+//! The event sequence the application sees, checked against scripted
+//! servers that speak raw bytes (SPEC.md sections 3 and 4).
+
+mod support;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+use support::*;
+use wsnative_core::{ErrorKind, Event, Options, ReadyState};
+
+fn short_close() -> Options {
+    Options { close_timeout: Duration::from_millis(500), ..Options::default() }
+}
+
+#[test]
+fn open_echo_and_clean_close_with_the_servers_code() {
+    let srv = raw_server(|mut s| {
+        accept(&mut s);
+        let got = read_until_close(&mut s);
+        for f in &got[..got.len() - 1] {
+            s.write_all(&frame(true, f.opcode, &f.payload)).unwrap();
+        }
+        s.write_all(&close_frame(1000, "done")).unwrap();
+        drop(s);
+        got
+    });
+    let r = open(&srv.url, &[], Options::default());
+    assert_eq!(r.ws.ready_state(), ReadyState::Connecting);
+    assert_eq!(r.next(), Event::Open);
+    assert_eq!(r.ws.ready_state(), ReadyState::Open);
+    r.ws.send_text("héllo").unwrap();
+    r.ws.send_binary(vec![0u8, 1, 2]).unwrap();
+    r.ws.close(Some(4000), Some("bye")).unwrap();
+    assert_eq!(r.ws.ready_state(), ReadyState::Closing);
+    // Messages echoed after close() are dropped, as in the browser.
+    assert_eq!(r.until_close(), vec![close(1000, "done", true)]);
+    assert_eq!(r.ws.ready_state(), ReadyState::Closed);
+    let frames = srv.join.join().unwrap();
+    assert!(frames.iter().all(|f| f.masked));
+    assert_eq!((frames[0].opcode, &frames[0].payload[..]), (1, "héllo".as_bytes()));
+    assert_eq!((frames[1].opcode, &frames[1].payload[..]), (2, &[0u8, 1, 2][..]));
+    assert_eq!(frames[2].close_code(), Some(4000));
+    assert_eq!(&frames[2].payload[2..], b"bye");
+    assert_eq!(r.ws.buffered_amount(), 0);
+}
+
+#[test]
+fn messages_arrive_whole_and_in_order() {
+    let srv = raw_server(|mut s| {
+        accept(&mut s);
+        s.write_all(&frame(true, 1, b"one")).unwrap();
+        s.write_all(&frame(false, 1, "tw".as_bytes())).unwrap();
+        s.write_all(&frame(true, 9, b"ping in between")).unwrap();
+        s.write_all(&frame(true, 0, "o€".as_bytes())).unwrap();
+        s.write_all(&frame(true, 2, &[7; 70000])).unwrap();
+        let pong = read_frame(&mut s).unwrap();
+        s.write_all(&close_frame(1000, "")).unwrap();
+        read_until_close(&mut s);
+        pong
+    });
+    let r = open(&srv.url, &[], Options::default());
+    assert_eq!(r.next(), Event::Open);
+    assert_eq!(r.next(), text("one"));
+    assert_eq!(r.next(), text("two€"));
+    assert_eq!(r.next(), binary(&[7; 70000]));
+    assert_eq!(r.until_close(), vec![close(1000, "", true)]);
+    let pong = srv.join.join().unwrap();
+    assert_eq!((pong.opcode, &pong.payload[..]), (10, &b"ping in between"[..]));
+}
+
+#[test]
+fn frames_in_the_same_packet_as_the_101_are_delivered() {
+    let srv = raw_server(|mut s| {
+        let req = read_request(&mut s);
+        let mut all = response(&req, "");
+        all.extend(frame(true, 1, b"early"));
+        all.extend(close_frame(1000, ""));
+        s.write_all(&all).unwrap();
+        read_until_close(&mut s)
+    });
+    let r = open(&srv.url, &[], Options::default());
+    assert_eq!(r.next(), Event::Open);
+    assert_eq!(r.next(), text("early"));
+    assert_eq!(r.until_close(), vec![close(1000, "", true)]);
+    assert_eq!(srv.join.join().unwrap().last().unwrap().close_code(), Some(1000));
+}
+
+#[test]
+fn close_without_status_is_1005_and_clean() {
+    let srv = raw_server(|mut s| {
+        accept(&mut s);
+        s.write_all(&frame(true, 8, b"")).unwrap();
+        let reply = read_until_close(&mut s);
+        drop(s);
+        reply
+    });
+    let r = open(&srv.url, &[], Options::default());
+    assert_eq!(r.next(), Event::Open);
+    assert_eq!(r.until_close(), vec![close(1005, "", true)]);
+    // The client echoes an empty Close.
+    let reply = srv.join.join().unwrap();
+    assert_eq!((reply[0].opcode, reply[0].payload.len()), (8, 0));
+}
+
+#[test]
+fn server_that_does_not_close_tcp_is_closed_by_the_client_and_still_clean() {
+    let srv = raw_server(|mut s| {
+        accept(&mut s);
+        s.write_all(&close_frame(1001, "away")).unwrap();
+        read_until_close(&mut s);
+        let t = Instant::now();
+        let eof = sees_eof(&mut s);
+        (eof, t.elapsed())
+    });
+    let r = open(&srv.url, &[], Options::default());
+    assert_eq!(r.next(), Event::Open);
+    assert_eq!(r.until_close(), vec![close(1001, "away", true)]);
+    let (eof, waited) = srv.join.join().unwrap();
+    assert!(eof);
+    assert!(waited >= Duration::from_millis(1500), "closed TCP after {waited:?}");
+}
+
+#[test]
+fn dropped_tcp_gives_1006_without_error() {
+    let srv = raw_server(|mut s| {
+        accept(&mut s);
+        s.write_all(&frame(true, 1, b"last")).unwrap();
+    });
+    let r = open(&srv.url, &[], Options::default());
+    assert_eq!(r.next(), Event::Open);
+    assert_eq!(r.until_close(), vec![text("last"), close(1006, "", false)]);
+    srv.join.join().unwrap();
+}
+
+#[test]
+fn unanswered_close_times_out_with_1006_without_error() {
+    let srv = raw_server(|mut s| {
+        accept(&mut s);
+        let f = read_until_close(&mut s);
+        let eof = sees_eof(&mut s);
+        (f, eof)
+    });
+    let r = open(&srv.url, &[], short_close());
+    assert_eq!(r.next(), Event::Open);
+    r.ws.close(None, None).unwrap();
+    let t = Instant::now();
+    assert_eq!(r.until_close(), vec![close(1006, "", false)]);
+    assert!(t.elapsed() >= Duration::from_millis(400));
+    let (frames, eof) = srv.join.join().unwrap();
+    assert_eq!((frames[0].opcode, frames[0].payload.len()), (8, 0));
+    assert!(eof);
+}
+
+#[test]
+fn refused_connection_gives_error_then_1006() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let r = open(&format!("ws://127.0.0.1:{port}/"), &[], Options::default());
+    let ev = r.until_close();
+    assert_eq!(ev.len(), 2, "{ev:?}");
+    assert!(is_error(&ev[0]));
+    assert_eq!(ev[1], close(1006, "", false));
+    assert_eq!(r.ws.ready_state(), ReadyState::Closed);
+}
+
+#[test]
+fn close_while_connecting_fails_the_connection() {
+    let (got_request, wait_request) = gate();
+    let srv = raw_server(move |mut s| {
+        read_request(&mut s);
+        got_request.send(()).unwrap();
+        sees_eof(&mut s)
+    });
+    let r = open(&srv.url, &[], Options::default());
+    wait_request.recv_timeout(WAIT).unwrap();
+    assert_eq!(r.ws.ready_state(), ReadyState::Connecting);
+    assert_eq!(r.ws.send_text("x").unwrap_err().kind(), ErrorKind::InvalidState);
+    assert_eq!(r.ws.buffered_amount(), 0);
+    r.ws.close(Some(1000), None).unwrap();
+    assert_eq!(r.ws.ready_state(), ReadyState::Closing);
+    let ev = r.until_close();
+    assert!(is_error(&ev[0]), "{ev:?}");
+    assert_eq!(ev[1], close(1006, "", false));
+    assert!(srv.join.join().unwrap());
+}
+
+#[test]
+fn buffered_amount_counts_sends_after_close_and_is_not_reset() {
+    let srv = raw_server(|mut s| {
+        accept(&mut s);
+        read_until_close(&mut s);
+        s.write_all(&close_frame(1000, "")).unwrap();
+    });
+    let r = open(&srv.url, &[], Options::default());
+    assert_eq!(r.next(), Event::Open);
+    r.ws.close(None, None).unwrap();
+    r.ws.send_text("héllo").unwrap(); // 6 bytes of UTF-8
+    r.ws.send_binary(vec![0u8; 10]).unwrap();
+    assert_eq!(r.ws.buffered_amount(), 16);
+    assert_eq!(r.until_close(), vec![close(1000, "", true)]);
+    r.ws.send_text("ab").unwrap();
+    assert_eq!(r.ws.buffered_amount(), 18);
+    srv.join.join().unwrap();
+}
+
+#[test]
+fn protocol_and_extensions_after_open() {
+    let srv = raw_server(|mut s| {
+        let req = read_request(&mut s);
+        s.write_all(&response(&req, "Sec-WebSocket-Protocol: chat.v2\r\n")).unwrap();
+        s.write_all(&close_frame(1000, "")).unwrap();
+        read_until_close(&mut s);
+        req
+    });
+    let r = open(&srv.url, &["chat.v1", "chat.v2"], Options::default());
+    assert_eq!(r.ws.protocol(), "");
+    assert_eq!(r.next(), Event::Open);
+    assert_eq!(r.ws.protocol(), "chat.v2");
+    assert_eq!(r.ws.extensions(), "");
+    r.until_close();
+    let req = srv.join.join().unwrap();
+    assert_eq!(header(&req, "Sec-WebSocket-Protocol"), Some("chat.v1, chat.v2"));
+    assert_eq!(header(&req, "Sec-WebSocket-Version"), Some("13"));
+}
+
+#[test]
+fn extra_headers_are_sent_and_credentials_are_not() {
+    let srv = raw_server(|mut s| {
+        let req = read_request(&mut s);
+        drop(s);
+        req
+    });
+    let url = srv.url.replace("ws://", "ws://user:secret@");
+    let opts =
+        Options { headers: vec![("Origin".into(), "https://example.com".into())], ..Options::default() };
+    let r = open(&url, &[], opts);
+    assert_eq!(r.ws.url(), url);
+    let ev = r.until_close();
+    assert!(is_error(&ev[0]));
+    if let Event::Error { message } = &ev[0] {
+        assert!(!message.contains("secret"), "{message}");
+    }
+    let req = srv.join.join().unwrap();
+    assert_eq!(header(&req, "Origin"), Some("https://example.com"));
+    assert!(!req.contains("secret") && header(&req, "Authorization").is_none(), "{req}");
+}
+
+/// Fails the handshake with `extra` response headers; returns the events.
+fn handshake_failure(extra: &'static str, protocols: &[&str]) -> Vec<Event> {
+    let srv = raw_server(move |mut s| {
+        let req = read_request(&mut s);
+        s.write_all(&response(&req, extra)).unwrap();
+        sees_eof(&mut s)
+    });
+    let r = open(&srv.url, protocols, Options::default());
+    let ev = r.until_close();
+    assert!(srv.join.join().unwrap(), "the client did not drop TCP");
+    ev
+}
+
+#[test]
+fn handshake_violations_fail_the_connection() {
+    for (extra, protocols) in [
+        ("Sec-WebSocket-Extensions: permessage-deflate\r\n", &[][..]),
+        ("Sec-WebSocket-Protocol: x\r\n", &[]),
+        ("Sec-WebSocket-Protocol: b\r\n", &["a"]),
+        ("", &["a"]),
+    ] {
+        let ev = handshake_failure(extra, protocols);
+        assert_eq!(ev.len(), 2, "{extra}: {ev:?}");
+        assert!(is_error(&ev[0]), "{extra}: {ev:?}");
+        assert_eq!(ev[1], close(1006, "", false));
+    }
+}
+
+/// Sends `bytes` after the handshake; returns the client's events, and the
+/// close code the client put on the wire (if any) and whether it dropped TCP.
+fn failure_after_open(bytes: Vec<u8>, opts: Options) -> (Vec<Event>, Option<u16>, bool) {
+    let srv = raw_server(move |mut s| {
+        accept(&mut s);
+        s.write_all(&bytes).unwrap();
+        let frames = read_until_close(&mut s);
+        let code = frames.last().and_then(|f| f.close_code());
+        (code, sees_eof(&mut s))
+    });
+    let r = open(&srv.url, &[], opts);
+    let ev = r.until_close();
+    let (code, eof) = srv.join.join().unwrap();
+    (ev, code, eof)
+}
+
+#[test]
+fn protocol_violations_send_the_right_code_then_error_and_1006() {
+    let mut masked = frame(true, 1, b"");
+    masked[1] |= 0x80;
+    masked.extend([0, 0, 0, 0]);
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("invalid utf-8", frame(true, 1, b"ok\xff"), 1007),
+        ("utf-8 across fragments", [frame(false, 1, b"\xe2\x82"), frame(true, 0, b"x")].concat(), 1007),
+        (
+            "rsv1",
+            {
+                let mut f = frame(true, 1, b"a");
+                f[0] |= 0x40;
+                f
+            },
+            1002,
+        ),
+        ("reserved opcode", frame(true, 3, b""), 1002),
+        ("masked", masked, 1002),
+        ("non-minimal length", vec![0x81, 126, 0, 1, b'a'], 1002),
+        ("fragmented ping", frame(false, 9, b""), 1002),
+        ("continuation without start", frame(true, 0, b"a"), 1002),
+        ("new message inside a fragmented one", [frame(false, 1, b"a"), frame(true, 1, b"b")].concat(), 1002),
+        ("bad close code", close_frame(1005, ""), 1002),
+        ("close with 1-byte payload", frame(true, 8, &[3]), 1002),
+        (
+            "close reason invalid utf-8",
+            [&[0x03, 0xe8][..], b"\xff"].concat().pipe(|p| frame(true, 8, &p)),
+            1007,
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        let (ev, code, eof) = failure_after_open(bytes, Options::default());
+        assert_eq!(ev[0], Event::Open, "{name}");
+        assert!(is_error(&ev[1]), "{name}: {ev:?}");
+        assert_eq!(ev[2..], [close(1006, "", false)], "{name}");
+        assert_eq!(code, Some(want), "{name}");
+        assert!(eof, "{name}: TCP not closed");
+    }
+}
+
+#[test]
+fn data_after_the_servers_close_fails_the_connection() {
+    let bytes = [close_frame(1000, ""), frame(true, 1, b"late")].concat();
+    let srv = raw_server(move |mut s| {
+        accept(&mut s);
+        s.write_all(&bytes).unwrap();
+        read_until_close(&mut s);
+        sees_eof(&mut s)
+    });
+    let r = open(&srv.url, &[], Options::default());
+    let ev = r.until_close();
+    assert_eq!(ev[0], Event::Open);
+    assert!(is_error(&ev[1]), "{ev:?}");
+    assert_eq!(ev[2], close(1006, "", false));
+    assert!(srv.join.join().unwrap());
+}
+
+#[test]
+fn too_big_message_closes_with_1009() {
+    let opts = Options { max_message_size: 1000, ..Options::default() };
+    let (ev, code, _) = failure_after_open(frame(true, 2, &[0; 1001]), opts.clone());
+    assert!(is_error(&ev[1]) && ev[2] == close(1006, "", false), "{ev:?}");
+    assert_eq!(code, Some(1009));
+    // Fragmented: the total counts.
+    let (ev, code, _) =
+        failure_after_open([frame(false, 2, &[0; 600]), frame(true, 0, &[0; 600])].concat(), opts);
+    assert!(is_error(&ev[1]), "{ev:?}");
+    assert_eq!(code, Some(1009));
+}
+
+trait Pipe: Sized {
+    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
+        f(self)
+    }
+}
+impl<T> Pipe for T {}
