@@ -153,6 +153,13 @@ impl WebSocket {
         Ok(())
     }
 
+    /// Releases the socket while the handle still exists (a binding whose
+    /// handle is shared with its event handler): an open connection is
+    /// closed with 1001 in the background. Calling it again does nothing.
+    pub fn release(&self) {
+        let _ = self.cmds.send(Command::Release);
+    }
+
     pub fn ready_state(&self) -> ReadyState {
         self.shared.state()
     }

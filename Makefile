@@ -1,0 +1,53 @@
+# wsnative build and test entry points. `make demo` and `make test` work on a
+# fresh machine with Rust, Python 3, gcc and node (see .ci/run and the README).
+
+CARGO   ?= cargo
+CC      ?= gcc
+PYTHON  ?= python3
+BUILD   := build
+RELEASE := target/release
+CFLAGS  ?= -O2 -g
+CWARN   := -Wall -Wextra -Werror -std=c11 -D_POSIX_C_SOURCE=200809L
+LIBS    := -lpthread -ldl -lm
+CBINDGEN_VERSION := 0.29.4
+
+.PHONY: all lib demo chat-demo test test-rust test-c test-python lint header header-check autobahn clean
+
+all: lib
+
+lib:
+	$(CARGO) build --release -p wsnative -p wsnative-testserver
+
+$(BUILD):
+	mkdir -p $(BUILD)
+
+# Examples link the shared library (rpath set so they run in place).
+$(BUILD)/%: examples-c/%.c include/wsnative.h lib | $(BUILD)
+	$(CC) $(CFLAGS) $(CWARN) -Iinclude -o $@ $< -L$(RELEASE) -Wl,-rpath,$(CURDIR)/$(RELEASE) -lwsnative $(LIBS)
+
+# Runs the echo example against the bundled test server on a random port.
+demo: lib $(BUILD)/echo
+	@sh scripts/with-server.sh echo -- $(BUILD)/echo
+
+# The MDN chat client against the bundled chat server (interactive).
+chat-demo: lib $(BUILD)/chat
+	@sh scripts/with-server.sh chat -- $(BUILD)/chat {URL} $${CHAT_NAME:-$$USER}
+
+header:
+	cbindgen --quiet --config cbindgen.toml --crate wsnative --output include/wsnative.h ffi
+
+header-check:
+	@cbindgen --version | grep -q "$(CBINDGEN_VERSION)" || { echo "cbindgen $(CBINDGEN_VERSION) required"; exit 1; }
+	cbindgen --quiet --config cbindgen.toml --crate wsnative --output $(BUILD)/wsnative.h ffi
+	cmp $(BUILD)/wsnative.h include/wsnative.h || { echo "include/wsnative.h is stale: run make header"; exit 1; }
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test-rust:
+	$(CARGO) test --workspace
+
+clean:
+	rm -rf $(BUILD)
+	$(CARGO) clean

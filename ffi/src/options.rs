@@ -1,0 +1,246 @@
+//! `ws_options`: an opaque, growable set of socket options.
+
+use crate::boundary::{bytes, c_str, ffi_result, non_null};
+use crate::result::{fail, fail_with, ws_result};
+use std::ffi::c_char;
+use std::time::Duration;
+use wsnative_core::options::check_header;
+use wsnative_core::{CaBundle, Options};
+
+/// How a socket's callbacks are run.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum ws_dispatch {
+    /// Callbacks run on a library thread as soon as each event happens
+    /// (the default). They must return quickly and must not block.
+    Immediate = 0,
+    /// Events wait in the socket's queue, in order, until the application
+    /// calls ws_poll() on a thread of its choice.
+    Queued = 1,
+}
+
+/// Options for ws_new(). Create with ws_options_new(), set what you need,
+/// pass to ws_new() (which copies them: the same options may serve any
+/// number of sockets), release with ws_options_free().
+///
+/// Methods: ws_options_new, ws_options_free, ws_options_add_header,
+/// ws_options_set_connect_timeout_ms, ws_options_set_close_timeout_ms,
+/// ws_options_set_max_message_size, ws_options_set_ca_file,
+/// ws_options_set_ca_pem, ws_options_set_dispatch,
+/// ws_options_set_block_unsafe_ports.
+///
+/// Thread safety: an options object may be read by several ws_new() calls at
+/// once, but must not be modified while another thread uses it.
+#[allow(non_camel_case_types)]
+pub struct ws_options {
+    pub(crate) core: Options,
+    pub(crate) dispatch: ws_dispatch,
+}
+
+/// Creates an options object with every default: no extra headers, connect
+/// timeout 30 s, close timeout 5 s, max message size 64 MiB, system and
+/// bundled CA roots, immediate dispatch, no port blocking.
+///
+/// Returns an owned pointer (never NULL): to avoid a memory leak it must
+/// eventually be released with ws_options_free().
+#[no_mangle]
+pub extern "C" fn ws_options_new() -> *mut ws_options {
+    Box::into_raw(Box::new(ws_options { core: Options::default(), dispatch: ws_dispatch::Immediate }))
+}
+
+/// Releases an options object. Calling with NULL is fine. Must not be called
+/// twice with the same value. Sockets created with it are not affected.
+///
+/// # Safety
+/// `options` must be NULL or a pointer returned by ws_options_new().
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_free(options: *mut ws_options) {
+    if !options.is_null() {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(Box::from_raw(options))));
+    }
+}
+
+/// Adds a request header sent with the opening handshake (for example
+/// `Origin`, `Authorization` or `Cookie`; none of these is sent otherwise).
+/// Both strings are borrowed for the duration of the call (copied).
+///
+/// Returns WS_RESULT_INVALID_OPTION when the name is not an HTTP token, the
+/// value contains CR, LF or NUL, or the header is one the handshake sets
+/// itself (Host, Upgrade, Connection, Sec-WebSocket-*).
+///
+/// # Safety
+/// `name` and `value` must be NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_add_header(
+    options: *mut ws_options,
+    name: *const c_char,
+    value: *const c_char,
+) -> ws_result {
+    ffi_result!({
+        non_null!(options, "options");
+        non_null!(name, "name");
+        non_null!(value, "value");
+        let name = match c_str(name, "header name") {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+        let value = match c_str(value, "header value") {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+        if let Err(e) = check_header(name, value) {
+            return fail_with(e);
+        }
+        (*options).core.headers.push((name.to_string(), value.to_string()));
+        ws_result::Ok
+    })
+}
+
+/// Time allowed for DNS, TCP connect, TLS and the opening handshake
+/// together; when it runs out the socket gets error then close 1006.
+/// Must be at least 1 ms.
+///
+/// # Safety
+/// `options` must be NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_connect_timeout_ms(options: *mut ws_options, ms: u64) -> ws_result {
+    ffi_result!({
+        non_null!(options, "options");
+        if ms == 0 {
+            return fail(ws_result::InvalidOption, "the connect timeout must be at least 1 ms");
+        }
+        (*options).core.connect_timeout = Duration::from_millis(ms);
+        ws_result::Ok
+    })
+}
+
+/// Time the closing handshake may take after ws_close() (or after the
+/// server's Close) before the library drops TCP and reports close 1006
+/// (default 5000 ms; the browser waits longer). Must be at least 1 ms.
+///
+/// # Safety
+/// `options` must be NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_close_timeout_ms(options: *mut ws_options, ms: u64) -> ws_result {
+    ffi_result!({
+        non_null!(options, "options");
+        if ms == 0 {
+            return fail(ws_result::InvalidOption, "the close timeout must be at least 1 ms");
+        }
+        (*options).core.close_timeout = Duration::from_millis(ms);
+        ws_result::Ok
+    })
+}
+
+/// Largest message accepted from the server, in bytes (default 64 MiB). A
+/// larger message fails the connection: the library sends Close 1009 and
+/// the application gets error then close 1006. Must be at least 1.
+///
+/// # Safety
+/// `options` must be NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_max_message_size(
+    options: *mut ws_options,
+    bytes: usize,
+) -> ws_result {
+    ffi_result!({
+        non_null!(options, "options");
+        if bytes == 0 {
+            return fail(ws_result::InvalidOption, "the maximum message size must be at least 1 byte");
+        }
+        (*options).core.max_message_size = bytes;
+        ws_result::Ok
+    })
+}
+
+fn set_ca(options: &mut ws_options, pem: Vec<u8>, exclusive: bool) -> ws_result {
+    if let Err(e) = wsnative_core::tls::parse_ca_pem(&pem) {
+        return fail_with(e);
+    }
+    options.core.ca = Some(CaBundle { pem, exclusive });
+    ws_result::Ok
+}
+
+/// Trusts the certificates of a PEM file for wss:// in addition to the
+/// system and bundled roots, or instead of them when `exclusive` is true.
+/// The file is read now; `path` is borrowed for the call.
+/// Returns WS_RESULT_INVALID_OPTION if the file cannot be read or holds no
+/// PEM certificate.
+///
+/// # Safety
+/// `options` must be a live options object; `path` a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_ca_file(
+    options: *mut ws_options,
+    path: *const c_char,
+    exclusive: bool,
+) -> ws_result {
+    ffi_result!({
+        non_null!(options, "options");
+        non_null!(path, "path");
+        let p = std::ffi::CStr::from_ptr(path).to_string_lossy().into_owned();
+        match std::fs::read(&p) {
+            Ok(pem) => set_ca(&mut *options, pem, exclusive),
+            Err(e) => fail(ws_result::InvalidOption, &format!("cannot read the CA file '{p}': {e}")),
+        }
+    })
+}
+
+/// Like ws_options_set_ca_file() with the PEM text in memory (`len` bytes at
+/// `pem`, copied).
+///
+/// # Safety
+/// `options` must be a live options object; `pem` must point to `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_ca_pem(
+    options: *mut ws_options,
+    pem: *const u8,
+    len: usize,
+    exclusive: bool,
+) -> ws_result {
+    ffi_result!({
+        non_null!(options, "options");
+        let Some(pem) = bytes(pem, len) else {
+            return fail(ws_result::NullArgument, "the argument 'pem' is NULL");
+        };
+        set_ca(&mut *options, pem.to_vec(), exclusive)
+    })
+}
+
+/// Chooses immediate or queued dispatch: `mode` is WS_DISPATCH_IMMEDIATE or
+/// WS_DISPATCH_QUEUED (see ws_dispatch); anything else is
+/// WS_RESULT_INVALID_OPTION.
+///
+/// # Safety
+/// `options` must be NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_dispatch(options: *mut ws_options, mode: u32) -> ws_result {
+    ffi_result!({
+        non_null!(options, "options");
+        (*options).dispatch = match mode {
+            0 => ws_dispatch::Immediate,
+            1 => ws_dispatch::Queued,
+            _ => return fail(ws_result::InvalidOption, &format!("unknown dispatch mode {mode}")),
+        };
+        ws_result::Ok
+    })
+}
+
+/// Applies the browser's list of blocked ports (Fetch "bad ports"): a URL on
+/// such a port fails with error then close 1006. Off by default, since a
+/// native program may talk to any port.
+///
+/// # Safety
+/// `options` must be NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_block_unsafe_ports(
+    options: *mut ws_options,
+    block: bool,
+) -> ws_result {
+    ffi_result!({
+        non_null!(options, "options");
+        (*options).core.block_unsafe_ports = block;
+        ws_result::Ok
+    })
+}

@@ -1,0 +1,449 @@
+//! `ws_socket`: one WebSocket, with the browser object's methods.
+
+use crate::boundary::{bytes, c_str, ffi_result, ffi_value, non_null};
+use crate::callbacks::{ws_callbacks, Callbacks};
+use crate::options::{ws_dispatch, ws_options};
+use crate::result::{fail, fail_with, ws_result};
+use std::cell::RefCell;
+use std::ffi::{c_char, CString};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use wsnative_core::{Event, EventQueue, Options, ReadyState, WebSocket};
+
+/// `readyState` values.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum ws_state {
+    Connecting = 0,
+    Open = 1,
+    Closing = 2,
+    Closed = 3,
+}
+
+/// One WebSocket. Opaque: create with ws_new(), release with ws_free().
+///
+/// Methods: ws_new, ws_send_text, ws_send_binary, ws_close, ws_ready_state,
+/// ws_url, ws_protocol, ws_extensions, ws_buffered_amount, ws_poll, ws_free.
+///
+/// Every method may be called from any thread, concurrently, and from inside
+/// any callback.
+#[allow(non_camel_case_types)]
+pub struct ws_socket {
+    core: OnceLock<WebSocket>,
+    callbacks: Callbacks,
+    url: OnceLock<CString>,
+    protocol: OnceLock<CString>,
+    extensions: OnceLock<CString>,
+    /// Held while a callback of this socket runs (and by ws_new until the
+    /// socket is complete).
+    dispatch_lock: Mutex<()>,
+    freed: AtomicBool,
+    finalize_after_callback: AtomicBool,
+    queue: Option<Arc<EventQueue>>,
+}
+
+thread_local! {
+    /// Sockets whose callback is running on this thread (innermost last).
+    static DISPATCHING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+fn inside_callback_of(s: &ws_socket) -> bool {
+    let id = s as *const ws_socket as usize;
+    DISPATCHING.with(|d| d.borrow().contains(&id))
+}
+
+struct PopDispatching;
+impl Drop for PopDispatching {
+    fn drop(&mut self) {
+        DISPATCHING.with(|d| d.borrow_mut().pop());
+    }
+}
+
+impl ws_socket {
+    fn core(&self) -> &WebSocket {
+        self.core.get().expect("ws_new completes the socket before returning it")
+    }
+
+    /// Delivers one event under the dispatch lock. Returns false once the
+    /// socket has been freed (the caller stops dispatching).
+    fn dispatch(&self, ev: &Event) -> bool {
+        let guard = self.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if self.freed.load(Ordering::Acquire) {
+            return false;
+        }
+        if self.core().should_deliver(ev) {
+            let ptr = self as *const ws_socket as *mut ws_socket;
+            DISPATCHING.with(|d| d.borrow_mut().push(ptr as usize));
+            let _pop = PopDispatching;
+            // SAFETY: the application promised valid callbacks in ws_new().
+            unsafe { self.callbacks.invoke(ptr, ev) };
+        }
+        drop(guard);
+        if self.finalize_after_callback.swap(false, Ordering::AcqRel) {
+            // ws_free() was called inside that callback.
+            unsafe { self.callbacks.finalize() };
+            return false;
+        }
+        true
+    }
+}
+
+/// Creates a socket and starts connecting, like `new WebSocket(url,
+/// protocols)`. Returns at once; never waits on the network.
+///
+/// - `url`: NUL-terminated UTF-8, borrowed for the call. ws://, wss://,
+///   http:// and https:// are accepted (the latter two become ws and wss).
+/// - `protocols`: `protocol_count` NUL-terminated subprotocol names, borrowed
+///   for the call; NULL when `protocol_count` is 0.
+/// - `options`: borrowed for the call (copied); NULL for every default.
+/// - `callbacks`: borrowed for the call (the struct is copied); NULL for
+///   none. The function pointers and `userdata` must stay valid until the
+///   userdata finalizer runs (or, without one, until ws_free() returns).
+/// - `out`: receives an owned socket, written BEFORE any callback can run,
+///   so a callback may read it through userdata. To avoid a memory leak the
+///   socket must eventually be released with ws_free(). Set to NULL on
+///   failure.
+///
+/// Errors (synchronous, as the browser's constructor throws):
+/// WS_RESULT_SYNTAX_ERROR (invalid URL, scheme other than ws/wss/http/https,
+/// a fragment, an invalid or repeated subprotocol), WS_RESULT_INVALID_OPTION,
+/// WS_RESULT_INVALID_UTF8, WS_RESULT_NULL_ARGUMENT, WS_RESULT_SHUT_DOWN.
+/// Everything else (refused port, unknown host, TLS failure, handshake
+/// refused) is reported by on_error then on_close 1006.
+///
+/// # Safety
+/// Pointers must be NULL or valid as described.
+#[no_mangle]
+pub unsafe extern "C" fn ws_new(
+    url: *const c_char,
+    protocols: *const *const c_char,
+    protocol_count: usize,
+    options: *const ws_options,
+    callbacks: *const ws_callbacks,
+    out: *mut *mut ws_socket,
+) -> ws_result {
+    ffi_result!({
+        non_null!(out, "out");
+        *out = std::ptr::null_mut();
+        non_null!(url, "url");
+        if protocol_count > 0 {
+            non_null!(protocols, "protocols");
+        }
+        let url = match c_str(url, "URL") {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+        let mut names = Vec::with_capacity(protocol_count);
+        for i in 0..protocol_count {
+            let p = *protocols.add(i);
+            if p.is_null() {
+                return fail(ws_result::NullArgument, &format!("protocols[{i}] is NULL"));
+            }
+            match c_str(p, "subprotocol") {
+                Ok(s) => names.push(s),
+                Err(r) => return r,
+            }
+        }
+        let (opts, mode) = match options.as_ref() {
+            Some(o) => (o.core.clone(), o.dispatch),
+            None => (Options::default(), ws_dispatch::Immediate),
+        };
+        let cbs = match callbacks.as_ref() {
+            Some(c) => Callbacks(*c),
+            None => Callbacks::none(),
+        };
+        let queue = (mode == ws_dispatch::Queued).then(EventQueue::new);
+        let sock = Arc::new(ws_socket {
+            core: OnceLock::new(),
+            callbacks: cbs,
+            url: OnceLock::new(),
+            protocol: OnceLock::new(),
+            extensions: OnceLock::new(),
+            dispatch_lock: Mutex::new(()),
+            freed: AtomicBool::new(false),
+            finalize_after_callback: AtomicBool::new(false),
+            queue: queue.clone(),
+        });
+        let handler: wsnative_core::EventHandler = match &queue {
+            Some(q) => q.handler(),
+            None => {
+                let s = Arc::clone(&sock);
+                Box::new(move |ev| {
+                    s.dispatch(&ev);
+                })
+            }
+        };
+        // Immediate callbacks wait on this lock until the socket is complete
+        // and `*out` is written.
+        let guard = sock.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let core = match WebSocket::connect(url, &names, opts, handler) {
+            Ok(c) => c,
+            Err(e) => return fail_with(e),
+        };
+        let _ = sock.url.set(CString::new(core.url()).unwrap_or_default());
+        let _ = sock.core.set(core);
+        *out = Arc::into_raw(Arc::clone(&sock)) as *mut ws_socket;
+        drop(guard);
+        ws_result::Ok
+    })
+}
+
+macro_rules! socket_ref {
+    ($p:expr) => {{
+        non_null!($p, "socket");
+        &*$p
+    }};
+}
+
+/// Sends a text message (`len` bytes of UTF-8 at `text`, copied; NUL bytes
+/// are allowed and no terminator is needed). Like the browser's send():
+/// WS_RESULT_INVALID_STATE_ERROR while CONNECTING (nothing queued); queued
+/// while OPEN (ws_buffered_amount() grows by `len`); while CLOSING or CLOSED
+/// the data is discarded but ws_buffered_amount() still grows.
+/// WS_RESULT_INVALID_UTF8 if the bytes are not UTF-8 (nothing queued).
+/// Never blocks.
+///
+/// # Safety
+/// `socket` must be a live socket; `text` must point to `len` bytes (NULL
+/// is fine when `len` is 0).
+#[no_mangle]
+pub unsafe extern "C" fn ws_send_text(socket: *mut ws_socket, text: *const c_char, len: usize) -> ws_result {
+    ffi_result!({
+        let s = socket_ref!(socket);
+        let Some(b) = bytes(text.cast(), len) else {
+            return fail(ws_result::NullArgument, "the argument 'text' is NULL");
+        };
+        match s.core().send_text_bytes(b) {
+            Ok(()) => ws_result::Ok,
+            Err(e) => fail_with(e),
+        }
+    })
+}
+
+/// Sends a binary message (`len` bytes at `data`, copied). Same states and
+/// bufferedAmount rules as ws_send_text(). Never blocks.
+///
+/// # Safety
+/// `socket` must be a live socket; `data` must point to `len` bytes (NULL
+/// is fine when `len` is 0).
+#[no_mangle]
+pub unsafe extern "C" fn ws_send_binary(socket: *mut ws_socket, data: *const u8, len: usize) -> ws_result {
+    ffi_result!({
+        let s = socket_ref!(socket);
+        let Some(b) = bytes(data, len) else {
+            return fail(ws_result::NullArgument, "the argument 'data' is NULL");
+        };
+        match s.core().send_binary(wsnative_core::Bytes::copy_from_slice(b)) {
+            Ok(()) => ws_result::Ok,
+            Err(e) => fail_with(e),
+        }
+    })
+}
+
+/// Starts the closing handshake, like the browser's close(code, reason).
+/// `code` 0 means no code; otherwise it must be 1000 or 3000..=4999
+/// (WS_RESULT_INVALID_ACCESS_ERROR). `reason` is NULL for none, or
+/// NUL-terminated UTF-8 of at most 123 bytes (WS_RESULT_SYNTAX_ERROR), copied.
+/// While CONNECTING, the connection is failed (on_error, then on_close
+/// 1006). While OPEN, a Close frame is sent after the messages already
+/// queued, readyState becomes CLOSING and messages that arrive afterwards
+/// are dropped. While CLOSING or CLOSED, nothing happens. Never blocks.
+///
+/// # Safety
+/// `socket` must be a live socket; `reason` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_close(socket: *mut ws_socket, code: u16, reason: *const c_char) -> ws_result {
+    ffi_result!({
+        let s = socket_ref!(socket);
+        let reason = if reason.is_null() {
+            None
+        } else {
+            match c_str(reason, "close reason") {
+                Ok(r) => Some(r),
+                Err(r) => return r,
+            }
+        };
+        let code = (code != 0).then_some(code);
+        match s.core().close(code, reason) {
+            Ok(()) => ws_result::Ok,
+            Err(e) => fail_with(e),
+        }
+    })
+}
+
+/// The socket's readyState. WS_STATE_CLOSED for NULL.
+///
+/// # Safety
+/// `socket` must be NULL or a live socket.
+#[no_mangle]
+pub unsafe extern "C" fn ws_ready_state(socket: *const ws_socket) -> ws_state {
+    ffi_value!(ws_state::Closed, {
+        match socket.as_ref().map(|s| s.core().ready_state()) {
+            Some(ReadyState::Connecting) => ws_state::Connecting,
+            Some(ReadyState::Open) => ws_state::Open,
+            Some(ReadyState::Closing) => ws_state::Closing,
+            Some(ReadyState::Closed) | None => ws_state::Closed,
+        }
+    })
+}
+
+/// The parsed, serialized URL (`ws://host` becomes `ws://host/`; http and
+/// https become ws and wss; credentials are kept). Borrowed from the
+/// socket: valid until ws_free(). "" for NULL.
+///
+/// # Safety
+/// `socket` must be NULL or a live socket.
+#[no_mangle]
+pub unsafe extern "C" fn ws_url(socket: *const ws_socket) -> *const c_char {
+    ffi_value!(c"".as_ptr(), {
+        match socket.as_ref() {
+            Some(s) => s.url.get().map_or(c"".as_ptr(), |u| u.as_ptr()),
+            None => c"".as_ptr(),
+        }
+    })
+}
+
+fn cached(cell: &OnceLock<CString>, value: &str) -> *const c_char {
+    cell.get_or_init(|| CString::new(value).unwrap_or_default()).as_ptr()
+}
+
+/// The subprotocol the server selected: "" before open and when none was
+/// selected. Borrowed from the socket: valid until ws_free(). "" for NULL.
+///
+/// # Safety
+/// `socket` must be NULL or a live socket.
+#[no_mangle]
+pub unsafe extern "C" fn ws_protocol(socket: *const ws_socket) -> *const c_char {
+    ffi_value!(c"".as_ptr(), {
+        match socket.as_ref() {
+            Some(s) if s.core().ready_state() != ReadyState::Connecting => {
+                cached(&s.protocol, s.core().protocol())
+            }
+            _ => c"".as_ptr(),
+        }
+    })
+}
+
+/// The negotiated extensions: "" before open (and, in this version, always).
+/// Borrowed from the socket: valid until ws_free(). "" for NULL.
+///
+/// # Safety
+/// `socket` must be NULL or a live socket.
+#[no_mangle]
+pub unsafe extern "C" fn ws_extensions(socket: *const ws_socket) -> *const c_char {
+    ffi_value!(c"".as_ptr(), {
+        match socket.as_ref() {
+            Some(s) if s.core().ready_state() != ReadyState::Connecting => {
+                cached(&s.extensions, s.core().extensions())
+            }
+            _ => c"".as_ptr(),
+        }
+    })
+}
+
+/// bufferedAmount: bytes passed to ws_send_*() not yet written to the
+/// network, counting sends made while CLOSING or CLOSED (never reset).
+/// Exact at the moment of the call; 0 for NULL.
+///
+/// # Safety
+/// `socket` must be NULL or a live socket.
+#[no_mangle]
+pub unsafe extern "C" fn ws_buffered_amount(socket: *const ws_socket) -> u64 {
+    ffi_value!(0, { socket.as_ref().map_or(0, |s| s.core().buffered_amount()) })
+}
+
+/// Dispatches the queued events of a WS_DISPATCH_QUEUED socket, in order, on
+/// the calling thread, and returns how many callbacks it ran (0 or more).
+///
+/// `timeout_ms`: 0 returns at once when no event is waiting (never blocks);
+/// a positive value waits up to that long for the first event; a negative
+/// value waits until an event arrives. Events that arrive while it
+/// dispatches are dispatched too, up to 65536 per call.
+///
+/// A socket in immediate mode has no queue: returns 0. A negative return is
+/// a negated ws_result: -WS_RESULT_NULL_ARGUMENT, or -WS_RESULT_WOULD_DEADLOCK
+/// when called from inside a callback of the same socket. Calling ws_free()
+/// from a callback stops the dispatch.
+///
+/// # Safety
+/// `socket` must be NULL or a live socket.
+#[no_mangle]
+pub unsafe extern "C" fn ws_poll(socket: *mut ws_socket, timeout_ms: i32) -> i32 {
+    ffi_value!(-(ws_result::Panic as i32), {
+        if socket.is_null() {
+            return -(fail(ws_result::NullArgument, "the argument 'socket' is NULL") as i32);
+        }
+        // Our own reference: a callback may ws_free() the socket meanwhile.
+        Arc::increment_strong_count(socket.cast_const());
+        let s = Arc::from_raw(socket.cast_const());
+        if inside_callback_of(&s) {
+            return -(fail(
+                ws_result::WouldDeadlock,
+                "ws_poll() was called inside a callback of the same socket",
+            ) as i32);
+        }
+        let Some(queue) = s.queue.as_ref() else { return 0 };
+        let mut first = match timeout_ms {
+            0 => queue.pop(None),
+            t if t > 0 => queue.pop(Some(Duration::from_millis(t as u64))),
+            _ => loop {
+                if let Some(ev) = queue.pop(Some(Duration::from_secs(1))) {
+                    break Some(ev);
+                }
+            },
+        };
+        let mut n = 0;
+        while let Some(ev) = first.take().or_else(|| queue.pop(None)) {
+            if s.freed.load(Ordering::Acquire) || !s.dispatch(&ev) {
+                break;
+            }
+            n += 1;
+            if n >= 65536 {
+                break;
+            }
+        }
+        n
+    })
+}
+
+/// Releases a socket. Calling with NULL is fine. Must not be called twice
+/// with the same value, and the socket must not be used afterwards.
+///
+/// An open connection is closed in the background (Close 1001, "going
+/// away", as when a browser leaves a page); no callback of this socket runs
+/// after ws_free() returns, and the library touches none of the caller's
+/// memory afterwards, except that when ws_free() is called inside one of
+/// this socket's own callbacks, the release completes when that callback
+/// returns. The userdata finalizer then runs exactly once (see
+/// ws_callbacks).
+///
+/// Deadlock potential: called on another thread while one of this
+/// socket's callbacks runs, ws_free() waits for that callback to return; a
+/// callback that itself waits for the thread calling ws_free() deadlocks.
+///
+/// # Safety
+/// `socket` must be NULL or a live socket.
+#[no_mangle]
+pub unsafe extern "C" fn ws_free(socket: *mut ws_socket) {
+    if socket.is_null() {
+        return;
+    }
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let s = Arc::from_raw(socket.cast_const());
+        if s.freed.swap(true, Ordering::AcqRel) {
+            // A second ws_free(): a caller bug. Do not release twice.
+            std::mem::forget(s);
+            return;
+        }
+        s.core().release();
+        if inside_callback_of(&s) {
+            s.finalize_after_callback.store(true, Ordering::Release);
+        } else {
+            // Wait for a callback running on another thread to return.
+            drop(s.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner()));
+            s.callbacks.finalize();
+        }
+    }));
+}
