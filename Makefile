@@ -46,7 +46,14 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test-rust:
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --exclude wsnative-python
+
+test-python:
+	bash bindings/python/run-tests.sh
+
+# Every test of the project; what CI runs (through .ci/run).
+test: lint header-check test-rust demo test-c test-c-valgrind chat-test autobahn test-python
+	@echo "make test: all suites passed"
 
 clean:
 	rm -rf $(BUILD)

@@ -413,7 +413,9 @@ impl OpenConnection {
         match e {
             WsError::Io(io) => match Violation::from_io(&io) {
                 Some(v) => End::Failed(v.clone()),
-                None if self.phase == Phase::AwaitTcpClose => End::Clean,
+                // After the server's Close frame, losing TCP (even before
+                // our reply got out) still ends a clean close, as in Chromium.
+                None if self.received_close.is_some() => End::Clean,
                 None => End::Abnormal,
             },
             WsError::ConnectionClosed | WsError::AlreadyClosed => {

@@ -121,6 +121,19 @@ fn server_that_does_not_close_tcp_is_closed_by_the_client_and_still_clean() {
 }
 
 #[test]
+fn server_close_followed_at_once_by_tcp_close_is_clean() {
+    let srv = raw_server(|mut s| {
+        accept(&mut s);
+        s.write_all(&close_frame(4002, "now")).unwrap();
+        s.shutdown(std::net::Shutdown::Both).unwrap();
+    });
+    let r = open(&srv.url, &[], Options::default());
+    assert_eq!(r.next(), Event::Open);
+    assert_eq!(r.until_close(), vec![close(4002, "now", true)]);
+    srv.join.join().unwrap();
+}
+
+#[test]
 fn dropped_tcp_gives_1006_without_error() {
     let srv = raw_server(|mut s| {
         accept(&mut s);
