@@ -359,7 +359,8 @@ pub unsafe extern "C" fn ws_buffered_amount(socket: *const ws_socket) -> u64 {
 ///
 /// `timeout_ms`: 0 returns at once when no event is waiting (never blocks);
 /// a positive value waits up to that long for the first event; a negative
-/// value waits until an event arrives. Events that arrive while it
+/// value waits until an event arrives, or returns 0 once the socket is
+/// CLOSED and its last event (on_close) has been dispatched. Events that arrive while it
 /// dispatches are dispatched too, up to 65536 per call.
 ///
 /// A socket in immediate mode has no queue: returns 0. A negative return is
@@ -389,8 +390,12 @@ pub unsafe extern "C" fn ws_poll(socket: *mut ws_socket, timeout_ms: i32) -> i32
             0 => queue.pop(None),
             t if t > 0 => queue.pop(Some(Duration::from_millis(t as u64))),
             _ => loop {
-                if let Some(ev) = queue.pop(Some(Duration::from_secs(1))) {
+                if let Some(ev) = queue.pop(Some(Duration::from_millis(100))) {
                     break Some(ev);
+                }
+                // on_close was already dispatched: nothing will ever come.
+                if s.core().ready_state() == ReadyState::Closed && queue.is_empty() {
+                    break None;
                 }
             },
         };
