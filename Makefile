@@ -11,7 +11,7 @@ CWARN   := -Wall -Wextra -Werror -std=c11 -D_POSIX_C_SOURCE=200809L
 LIBS    := -lpthread -ldl -lm
 CBINDGEN_VERSION := 0.29.4
 
-.PHONY: all lib demo chat-demo test test-rust test-c test-python lint header header-check autobahn clean
+.PHONY: all lib demo chat-demo test test-rust test-c test-python test-browser lint header header-check autobahn clean
 
 all: lib
 
@@ -48,11 +48,19 @@ lint:
 test-rust:
 	$(CARGO) test --workspace --exclude wsnative-python
 
+# wsnative against headless Chromium (the reference), scenario by scenario.
+$(BUILD)/events_client: tests-browser/events_client.c include/wsnative.h lib | $(BUILD)
+	$(CC) $(CFLAGS) $(CWARN) -Iinclude -o $@ $< -L$(RELEASE) -Wl,-rpath,$(CURDIR)/$(RELEASE) -lwsnative $(LIBS)
+
+test-browser: $(BUILD)/events_client
+	@command -v chromium >/dev/null || { echo "chromium is required (apt-get install chromium)"; exit 1; }
+	$(PYTHON) tests-browser/differential.py $(BUILD)/events_client --report $(BUILD)/differential.json
+
 test-python:
 	bash bindings/python/run-tests.sh
 
 # Every test of the project; what CI runs (through .ci/run).
-test: lint header-check test-rust demo test-c test-c-valgrind chat-test autobahn test-python
+test: lint header-check test-rust demo test-browser test-c test-c-valgrind chat-test autobahn test-python
 	@echo "make test: all suites passed"
 
 clean:

@@ -1,0 +1,375 @@
+#!/usr/bin/env python3
+"""Differential test: wsnative against headless Chromium, the reference.
+
+One raw-bytes server (no WebSocket library) plays each scenario below. The
+same scenarios are run by a page in headless Chromium and by wsnative's C ABI
+(tests-browser/events_client.c). Both clients do the same thing: send
+"hello" when open (and, in some scenarios, close(code, reason) right after).
+For each scenario the test compares what the application saw (the event
+sequence with every field except the error's text) and what the client did
+on the wire (the close code it sent, whether it answered a ping). The only
+accepted differences are the documented ones (README, "Deliberate
+differences"), listed in ALLOWED_WIRE_DIFFERENCES.
+
+Usage: differential.py EVENTS_CLIENT [--chromium PATH] [--report FILE]
+Prints one line per scenario and a final "N passed, M failed" line.
+"""
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+# Scenario name -> client options (same for both clients).
+SCENARIOS = {
+    "normal": {},
+    "close-no-code": {},
+    "drop": {},
+    "linger": {},
+    "early-frames": {},
+    "http10": {},
+    "fragmented": {},
+    "ping": {},
+    "client-close": {"close": [4000, "bye"]},
+    "protocol-selected": {"protocol": "chat"},
+    "protocol-missing": {"protocol": "chat"},
+    "protocol-unrequested": {},
+    "extension-unoffered": {},
+    "bad-accept": {},
+    "status-404": {},
+    "redirect": {},
+    "invalid-utf8": {},
+    "masked-frame": {},
+    "reserved-opcode": {},
+    "rsv1": {},
+    "data-after-close": {},
+    "long-ping": {},
+    "close-1-byte": {},
+}
+
+# (scenario, observation key) -> (chromium value, wsnative value): documented
+# differences (README, "Deliberate differences from the browser").
+ALLOWED_WIRE_DIFFERENCES = {
+    ("invalid-utf8", "client_close_code"): (1002, 1007),
+}
+
+
+def frame(opcode, payload=b"", fin=True, rsv1=False, mask=False):
+    b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    n = len(payload)
+    m = 0x80 if mask else 0
+    if n < 126:
+        head = bytes([b0, m | n])
+    elif n < 65536:
+        head = bytes([b0, m | 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([b0, m | 127]) + n.to_bytes(8, "big")
+    if mask:
+        return head + b"\0\0\0\0" + payload
+    return head + payload
+
+
+def close_frame(code=None, reason=b""):
+    return frame(8, b"" if code is None else code.to_bytes(2, "big") + reason)
+
+
+async def read_frame(reader):
+    """One client frame (opcode, payload) or None at EOF."""
+    try:
+        h = await reader.readexactly(2)
+        n = h[1] & 0x7F
+        if n == 126:
+            n = int.from_bytes(await reader.readexactly(2), "big")
+        elif n == 127:
+            n = int.from_bytes(await reader.readexactly(8), "big")
+        key = await reader.readexactly(4) if h[1] & 0x80 else b"\0\0\0\0"
+        data = bytearray(await reader.readexactly(n))
+        for i in range(n):
+            data[i] ^= key[i % 4]
+        return h[0] & 0x0F, bytes(data)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None
+
+
+class Observations:
+    def __init__(self):
+        self.data = {}
+
+    def get(self, client, scenario):
+        return self.data.setdefault((client, scenario), {"client_close_code": None})
+
+
+class Server:
+    def __init__(self, page):
+        self.page = page
+        self.obs = Observations()
+        self.results = asyncio.get_event_loop().create_future()
+
+    async def handle(self, reader, writer):
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        except Exception:
+            writer.close()
+            return
+        lines = head.decode("latin-1").split("\r\n")
+        method, target = lines[0].split(" ")[:2]
+        headers = {}
+        for line in lines[1:]:
+            if ":" in line:
+                k, v = line.split(":", 1)
+                headers[k.strip().lower()] = v.strip()
+        if method == "POST" and target == "/results":
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            writer.write(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+            await writer.drain()
+            writer.close()
+            if not self.results.done():
+                self.results.set_result(json.loads(body))
+            return
+        if target.startswith("/ws/"):
+            path, _, query = target[4:].partition("?")
+            client = query.split("client=")[-1] if "client=" in query else "?"
+            try:
+                await asyncio.wait_for(self.scenario(path, client, headers, reader, writer), 20)
+            except (asyncio.TimeoutError, ConnectionError):
+                pass
+            writer.close()
+            return
+        body = self.page.encode()
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nConnection: close\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        await writer.drain()
+        writer.close()
+
+    async def scenario(self, name, client, headers, reader, writer):
+        obs = self.obs.get(client, name)
+        accept = base64.b64encode(hashlib.sha1(headers["sec-websocket-key"].encode() + GUID).digest())
+        status = b"HTTP/1.1 101 Switching Protocols"
+        extra = b""
+        first = b""
+        if name == "http10":
+            status = b"HTTP/1.0 101 Switching Protocols"
+        if name == "protocol-selected":
+            extra = b"Sec-WebSocket-Protocol: chat\r\n"
+        if name == "protocol-unrequested":
+            extra = b"Sec-WebSocket-Protocol: chat\r\n"
+        if name == "extension-unoffered":
+            extra = b"Sec-WebSocket-Extensions: x-unknown\r\n"
+        if name == "bad-accept":
+            accept = base64.b64encode(b"0" * 20)
+        if name == "early-frames":
+            first = frame(1, b"early")
+        if name == "status-404":
+            writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+            obs["eof"] = await read_frame(reader) is None
+            return
+        if name == "redirect":
+            writer.write(b"HTTP/1.1 302 Found\r\nLocation: /ws/normal\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+            obs["eof"] = await read_frame(reader) is None
+            return
+        writer.write(
+            status + b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept
+            + b"\r\n" + extra + b"\r\n" + first
+        )
+        await writer.drain()
+
+        async def until_close():
+            while True:
+                f = await read_frame(reader)
+                if f is None:
+                    obs["eof"] = True
+                    return None
+                op, payload = f
+                if op == 10:
+                    obs["pong"] = payload.decode("latin-1")
+                if op == 8:
+                    obs["client_close_code"] = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 0
+                    return payload
+
+        hello = await read_frame(reader)
+        obs["first_message"] = hello[1].decode("latin-1") if hello and hello[0] == 1 else None
+        if name in ("normal", "early-frames", "http10", "protocol-selected"):
+            writer.write(frame(1, b"hello back") + close_frame(1000, b"done"))
+            await until_close()
+        elif name == "close-no-code":
+            writer.write(close_frame())
+            await until_close()
+        elif name == "drop":
+            writer.write(frame(1, b"last words"))
+            await writer.drain()
+            writer.transport.abort()
+            return
+        elif name == "linger":
+            writer.write(close_frame(1001, b"going"))
+            await until_close()
+            await asyncio.sleep(4)
+        elif name == "fragmented":
+            writer.write(frame(1, "fr".encode(), fin=False) + frame(9, b"p") + frame(0, "ag€".encode(), fin=True))
+            writer.write(close_frame(1000))
+            await until_close()
+        elif name == "ping":
+            writer.write(frame(9, b"are you there"))
+            await writer.drain()
+            await asyncio.sleep(0.5)
+            writer.write(close_frame(1000))
+            await until_close()
+        elif name == "client-close":
+            await until_close()  # hello was read; now the client's Close
+            writer.write(frame(1, b"after close") + close_frame(4000, b"bye"))
+        elif name in ("protocol-missing", "protocol-unrequested", "extension-unoffered", "bad-accept"):
+            await until_close()
+        elif name == "invalid-utf8":
+            writer.write(frame(1, b"ok\xff"))
+            await until_close()
+        elif name == "masked-frame":
+            writer.write(frame(1, b"x", mask=True))
+            await until_close()
+        elif name == "reserved-opcode":
+            writer.write(frame(3))
+            await until_close()
+        elif name == "rsv1":
+            writer.write(frame(1, b"x", rsv1=True))
+            await until_close()
+        elif name == "data-after-close":
+            writer.write(close_frame(1000) + frame(1, b"late"))
+            await until_close()
+        elif name == "long-ping":
+            writer.write(frame(9, b"x" * 126))
+            await until_close()
+        elif name == "close-1-byte":
+            writer.write(frame(8, b"\x03"))
+            await until_close()
+        await writer.drain()
+        if not obs.get("eof"):
+            # Did the client drop TCP after closing or failing?
+            obs["eof"] = (await asyncio.wait_for(read_frame(reader), 5)) is None
+
+
+PAGE = """<!doctype html><meta charset="utf-8"><body><script>
+const scenarios = %s;
+function run(name, opts) {
+  return new Promise(resolve => {
+    const ev = [];
+    let ws;
+    const url = `ws://${location.host}/ws/${name}?client=chromium`;
+    try { ws = opts.protocol ? new WebSocket(url, opts.protocol) : new WebSocket(url); }
+    catch (e) { resolve([{type: 'exception', name: e.name}]); return; }
+    const timer = setTimeout(() => resolve(ev.concat([{type: 'timeout'}])), 15000);
+    ws.onopen = () => {
+      ev.push({type: 'open', protocol: ws.protocol});
+      ws.send('hello');
+      if (opts.close) ws.close(opts.close[0], opts.close[1]);
+    };
+    ws.onmessage = m => ev.push({type: 'message', binary: typeof m.data !== 'string', data: String(m.data)});
+    ws.onerror = () => ev.push({type: 'error'});
+    ws.onclose = c => {
+      ev.push({type: 'close', code: c.code, reason: c.reason, wasClean: c.wasClean});
+      clearTimeout(timer);
+      resolve(ev);
+    };
+  });
+}
+(async () => {
+  const results = {};
+  await Promise.all(Object.entries(scenarios).map(async ([n, o]) => { results[n] = await run(n, o); }));
+  await fetch('/results', {method: 'POST', body: JSON.stringify(results)});
+})();
+</script>"""
+
+
+def chromium_command(chromium, url, profile):
+    return [
+        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={profile}", url,
+    ]
+
+
+async def run_wsnative(client, port, name, opts):
+    args = [client, f"ws://127.0.0.1:{port}/ws/{name}?client=wsnative"]
+    if "protocol" in opts:
+        args += ["--protocol", opts["protocol"]]
+    if "close" in opts:
+        args += ["--close", str(opts["close"][0]), opts["close"][1]]
+    proc = await asyncio.create_subprocess_exec(*args, stdout=subprocess.PIPE)
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    events = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
+    for e in events:
+        e.pop("cause", None)  # the browser gives no cause; wsnative's is extra
+    return events
+
+
+async def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("events_client")
+    ap.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    ap.add_argument("--report")
+    a = ap.parse_args()
+
+    srv = Server(PAGE % json.dumps(SCENARIOS))
+    server = await asyncio.start_server(srv.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+
+    wsnative_runs = asyncio.gather(*(run_wsnative(a.events_client, port, n, o) for n, o in SCENARIOS.items()))
+    profile = tempfile.mkdtemp(prefix="wsnative-chromium-")
+    chrome = subprocess.Popen(
+        chromium_command(a.chromium, f"http://127.0.0.1:{port}/", profile),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        browser = await asyncio.wait_for(srv.results, 90)
+    finally:
+        chrome.kill()
+        chrome.wait()
+        shutil.rmtree(profile, ignore_errors=True)
+    ours = dict(zip(SCENARIOS, await wsnative_runs))
+    await asyncio.sleep(0.5)  # let the last server-side observations land
+    server.close()
+
+    passed = failed = 0
+    report = {}
+    for name in SCENARIOS:
+        b_obs = srv.obs.get("chromium", name)
+        w_obs = srv.obs.get("wsnative", name)
+        problems = []
+        if browser.get(name) != ours[name]:
+            problems.append(f"events differ: chromium {browser.get(name)} wsnative {ours[name]}")
+        for key in sorted(set(b_obs) | set(w_obs)):
+            bv, wv = b_obs.get(key), w_obs.get(key)
+            if bv != wv and ALLOWED_WIRE_DIFFERENCES.get((name, key)) != (bv, wv):
+                problems.append(f"{key}: chromium {bv!r} wsnative {wv!r}")
+        report[name] = {"chromium": browser.get(name), "wsnative": ours[name],
+                        "wire": {"chromium": b_obs, "wsnative": w_obs}, "problems": problems}
+        if problems:
+            failed += 1
+            print(f"FAIL {name}: " + "; ".join(problems))
+        else:
+            passed += 1
+            print(f"ok   {name}: {json.dumps(ours[name])}")
+    if a.report:
+        os.makedirs(os.path.dirname(a.report) or ".", exist_ok=True)
+        with open(a.report, "w") as f:
+            json.dump(report, f, indent=1)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    t = time.time()
+    rc = asyncio.run(main())
+    print(f"differential run took {time.time() - t:.1f}s", file=sys.stderr)
+    sys.exit(rc)
