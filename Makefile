@@ -33,6 +33,24 @@ demo: lib $(BUILD)/echo
 chat-demo: lib $(BUILD)/chat
 	@sh scripts/with-server.sh chat -- $(BUILD)/chat {URL} $${CHAT_NAME:-$$USER}
 
+# Autobahn client conformance (conformance/README.md): the echo client on the
+# C ABI against the kosoku fuzzing server (pinned, in conformance/.venv),
+# verdicts compared with conformance/expected.json; reports in build/autobahn/.
+# autobahn-update records this run's verdicts as the new expectations.
+AUTOBAHN_PY    := conformance/.venv/bin/python
+AUTOBAHN_FLAGS ?=
+
+$(BUILD)/autobahn_client: conformance/autobahn_client.c include/wsnative.h lib | $(BUILD)
+	$(CC) $(CFLAGS) $(CWARN) -Iinclude -o $@ $< -L$(RELEASE) -Wl,-rpath,$(CURDIR)/$(RELEASE) -lwsnative $(LIBS)
+
+autobahn: lib $(BUILD)/autobahn_client
+	sh conformance/setup.sh
+	$(AUTOBAHN_PY) conformance/run_autobahn.py --client $(BUILD)/autobahn_client $(AUTOBAHN_FLAGS)
+
+autobahn-update: lib $(BUILD)/autobahn_client
+	sh conformance/setup.sh
+	$(AUTOBAHN_PY) conformance/run_autobahn.py --client $(BUILD)/autobahn_client --update $(AUTOBAHN_FLAGS)
+
 header:
 	cbindgen --quiet --config cbindgen.toml --crate wsnative --output include/wsnative.h ffi
 

@@ -19,13 +19,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{sleep, Sleep};
 use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Error as WsError, Message as WsMessage};
 use tokio_tungstenite::WebSocketStream;
 
-type Ws = WebSocketStream<Guarded<MaybeTls>>;
+type Ws<S = MaybeTls> = WebSocketStream<Guarded<S>>;
 
 /// Most messages handed to the protocol engine before one flush.
 const BATCH_MESSAGES: usize = 4096;
@@ -118,6 +119,18 @@ pub(crate) async fn run(
         return em.finish(Some(msg), 1006, String::new(), false);
     }
     em.emit(Event::Open);
+    drive(ws, shared, cmds, options.close_timeout, em).await
+}
+
+/// Runs an open connection until it is closed, failed or dropped, and
+/// delivers the final events.
+async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
+    ws: Ws<S>,
+    shared: Arc<Shared>,
+    cmds: UnboundedReceiver<Command>,
+    close_timeout: Duration,
+    mut em: Emitter,
+) {
     let mut conn = OpenConnection {
         ws,
         shared,
@@ -129,7 +142,7 @@ pub(crate) async fn run(
         phase: Phase::Open,
         received_close: None,
         timer: None,
-        close_timeout: options.close_timeout,
+        close_timeout,
     };
     let end = poll_fn(|cx| conn.poll(cx, &mut em)).await;
     match end {
@@ -198,6 +211,16 @@ enum Phase {
     AwaitTcpClose,
 }
 
+/// Why reading stopped.
+enum Read {
+    Ended(End),
+    /// The application queued something to send: write it first.
+    WriteFirst,
+    /// Nothing more to read now (or the budget is spent and a wake-up is
+    /// scheduled).
+    Blocked,
+}
+
 enum End {
     /// Closing handshake complete.
     Clean,
@@ -208,8 +231,8 @@ enum End {
     Failed(Violation),
 }
 
-struct OpenConnection {
-    ws: Ws,
+struct OpenConnection<S> {
+    ws: Ws<S>,
     shared: Arc<Shared>,
     cmds: UnboundedReceiver<Command>,
     cmds_open: bool,
@@ -223,15 +246,19 @@ struct OpenConnection {
     close_timeout: Duration,
 }
 
-impl OpenConnection {
+impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
     fn poll(&mut self, cx: &mut Context<'_>, em: &mut Emitter) -> Poll<End> {
-        self.take_commands(cx);
-        if let Err(end) = self.write(cx) {
-            return Poll::Ready(end);
-        }
-        match self.read(cx, em) {
-            Poll::Ready(end) => return Poll::Ready(end),
-            Poll::Pending => {}
+        loop {
+            self.take_commands(cx);
+            if let Err(end) = self.write(cx) {
+                return Poll::Ready(end);
+            }
+            match self.read(cx, em) {
+                Read::Ended(end) => return Poll::Ready(end),
+                // A callback sent something: write it before reading on.
+                Read::WriteFirst => continue,
+                Read::Blocked => break,
+            }
         }
         // Reading may have queued a pong or a close reply.
         if self.must_flush {
@@ -352,37 +379,47 @@ impl OpenConnection {
         }
     }
 
-    fn read(&mut self, cx: &mut Context<'_>, em: &mut Emitter) -> Poll<End> {
+    fn read(&mut self, cx: &mut Context<'_>, em: &mut Emitter) -> Read {
         for _ in 0..READ_BUDGET {
             match Pin::new(&mut self.ws).poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => return Read::Blocked,
                 Poll::Ready(None) => {
                     // The server closed TCP after a complete closing handshake.
-                    return Poll::Ready(if self.received_close.is_some() {
+                    return Read::Ended(if self.received_close.is_some() {
                         End::Clean
                     } else {
                         End::Abnormal
                     });
                 }
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(self.classify(e)),
-                Poll::Ready(Some(Ok(msg))) => match msg {
-                    WsMessage::Text(t) => {
-                        if self.phase == Phase::Open {
-                            em.message(Bytes::from(t), true);
+                Poll::Ready(Some(Err(e))) => return Read::Ended(self.classify(e)),
+                Poll::Ready(Some(Ok(msg))) => {
+                    match msg {
+                        WsMessage::Text(t) => {
+                            if self.phase == Phase::Open {
+                                em.message(Bytes::from(t), true);
+                            }
                         }
-                    }
-                    WsMessage::Binary(b) => {
-                        if self.phase == Phase::Open {
-                            em.message(b, false);
+                        WsMessage::Binary(b) => {
+                            if self.phase == Phase::Open {
+                                em.message(b, false);
+                            }
                         }
+                        WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => {
+                            self.must_flush = true
+                        }
+                        WsMessage::Close(frame) => self.on_close_frame(frame),
                     }
-                    WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => self.must_flush = true,
-                    WsMessage::Close(frame) => self.on_close_frame(frame),
-                },
+                    // What a callback sent in answer goes out before the
+                    // next frame is processed (it may close or fail the
+                    // connection), as a browser's send() would.
+                    if self.cmds_open && !self.cmds.is_empty() {
+                        return Read::WriteFirst;
+                    }
+                }
             }
         }
         cx.waker().wake_by_ref();
-        Poll::Pending
+        Read::Blocked
     }
 
     fn on_close_frame(&mut self, frame: Option<CloseFrame>) {
@@ -444,12 +481,103 @@ impl OpenConnection {
     /// connection can still carry one, briefly, then drop TCP.
     async fn send_failure_close(&mut self, code: u16) {
         let frame = CloseFrame { code: CloseCode::from(code), reason: "".into() };
+        // Messages the application sent while the connection was open go
+        // out before the Close frame.
+        while let Ok(cmd) = self.cmds.try_recv() {
+            self.outbox.push_back(cmd);
+        }
         let ws = &mut self.ws;
+        let pending = std::mem::take(&mut self.outbox);
+        let open = self.phase == Phase::Open;
+        let mut written = self.in_flight;
+        let buffered = &self.shared.buffered;
         let attempt = async {
-            if Pin::new(&mut *ws).start_send(WsMessage::Close(Some(frame))).is_ok() {
-                let _ = poll_fn(|cx| Pin::new(&mut *ws).poll_flush(cx)).await;
+            for cmd in pending {
+                if let Command::Send(msg, len) = cmd {
+                    if !open || Pin::new(&mut *ws).start_send(msg).is_err() {
+                        break;
+                    }
+                    written += len;
+                }
+            }
+            if Pin::new(&mut *ws).start_send(WsMessage::Close(Some(frame))).is_ok()
+                && poll_fn(|cx| Pin::new(&mut *ws).poll_flush(cx)).await.is_ok()
+            {
+                buffered.fetch_sub(written, Ordering::AcqRel);
             }
         };
         let _ = tokio::time::timeout(FAIL_FLUSH_TIMEOUT, attempt).await;
     }
+}
+
+#[cfg(feature = "fuzzing")]
+/// Fuzzing entry: runs the open-connection engine (frame guard, protocol
+/// engine, closing handshake) over `server_bytes` as the server's byte
+/// stream, with the client optionally sending and closing, on a runtime with
+/// paused time. Panics if the events break the browser's rules: messages,
+/// then at most one error, then exactly one close, last.
+pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
+    use crate::socket::Shared;
+    use std::sync::Mutex;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+    let seen: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let sink = Arc::clone(&seen);
+    let handler: EventHandler = Box::new(move |ev| {
+        let mut v = sink.lock().unwrap();
+        let after_close = v.iter().any(|e| matches!(e, Event::Close { .. }));
+        assert!(!after_close, "an event after close: {ev:?}");
+        match &ev {
+            Event::Open => panic!("a second open event"),
+            Event::Message(m) => {
+                assert!(!v.iter().any(|e| matches!(e, Event::Error { .. })), "a message after an error");
+                if m.is_text {
+                    assert!(std::str::from_utf8(&m.data).is_ok(), "invalid UTF-8 delivered as text");
+                }
+            }
+            Event::Error { .. } => assert!(!v.iter().any(|e| matches!(e, Event::Error { .. })), "two errors"),
+            Event::Close { code, was_clean, .. } => {
+                let failed = v.iter().any(|e| matches!(e, Event::Error { .. }));
+                assert!(!failed || (*code == 1006 && !was_clean), "close after error must be 1006");
+            }
+        }
+        v.push(ev);
+    });
+    let bytes = server_bytes.to_vec();
+    rt.block_on(async move {
+        let (client, mut server) = tokio::io::duplex(64 * 1024);
+        let shared = Arc::new(Shared::new_for_tests());
+        shared.set_state(ReadyState::Open);
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        if client_actions & 1 != 0 {
+            let _ = tx.send(Command::Send(WsMessage::Text("hello".into()), 5));
+        }
+        if client_actions & 2 != 0 {
+            shared.close_requested.store(true, Ordering::Release);
+            let _ = tx.send(Command::Close { code: Some(1000), reason: String::new() });
+        }
+        let server_task = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let _ = server.write_all(&bytes).await;
+            if client_actions & 4 == 0 {
+                let _ = server.shutdown().await;
+            }
+            let mut sink = vec![0u8; 4096];
+            while let Ok(n) = server.read(&mut sink).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        });
+        let mut guarded = Guarded::new(client);
+        let mut leftover = Vec::new();
+        guarded.inspect_prefix(&mut leftover);
+        let config = WebSocketConfig::default().max_message_size(Some(1 << 20)).max_frame_size(Some(1 << 20));
+        let ws = WebSocketStream::from_partially_read(guarded, leftover, Role::Client, Some(config)).await;
+        let em = Emitter { shared: Arc::clone(&shared), handler: Some(handler) };
+        drive(ws, shared, rx, Duration::from_secs(5), em).await;
+        drop(tx);
+        server_task.abort();
+    });
+    let v = seen.lock().unwrap();
+    assert!(matches!(v.last(), Some(Event::Close { .. })), "no close event: {v:?}");
 }

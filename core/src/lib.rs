@@ -12,6 +12,9 @@ pub mod dispatch;
 pub mod error;
 pub mod event;
 mod frame_guard;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handshake;
 pub mod options;
 pub mod runtime;

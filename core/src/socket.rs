@@ -33,6 +33,19 @@ impl Shared {
         self.state.store(s as u8, Ordering::Release);
     }
 
+    /// A socket state for engine tests that bypass connect.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn new_for_tests() -> Shared {
+        Shared {
+            state: AtomicU8::new(ReadyState::Connecting as u8),
+            buffered: AtomicU64::new(0),
+            close_requested: AtomicBool::new(false),
+            protocol: OnceLock::new(),
+            extensions: OnceLock::new(),
+            url: parse_url("ws://fuzz.invalid/").expect("a valid URL"),
+        }
+    }
+
     pub(crate) fn transition(&self, from: ReadyState, to: ReadyState) -> bool {
         self.state.compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }

@@ -378,3 +378,42 @@ trait Pipe: Sized {
     }
 }
 impl<T> Pipe for T {}
+
+/// A reply sent from the message handler goes out before the next frame is
+/// processed, even when that frame fails the connection (Autobahn 3.2).
+#[test]
+fn replies_from_the_handler_precede_a_failure_in_the_same_read() {
+    use std::sync::{Arc, OnceLock};
+    use wsnative_core::WebSocket;
+    for _ in 0..20 {
+        let srv = raw_server(|mut s| {
+            accept(&mut s);
+            let mut bad = frame(true, 1, b"x");
+            bad[0] |= 0x20; // RSV2
+            s.write_all(&[frame(true, 1, b"echo me"), bad].concat()).unwrap();
+            read_until_close(&mut s)
+        });
+        let cell: Arc<OnceLock<WebSocket>> = Arc::default();
+        let in_handler = Arc::clone(&cell);
+        let ws = WebSocket::connect(
+            &srv.url,
+            &[] as &[&str],
+            Options::default(),
+            Box::new(move |ev| {
+                if let Event::Message(m) = ev {
+                    let start = Instant::now();
+                    while in_handler.get().is_none() && start.elapsed() < WAIT {
+                        std::thread::yield_now();
+                    }
+                    in_handler.get().unwrap().send_text(m.text().unwrap()).unwrap();
+                }
+            }),
+        )
+        .unwrap();
+        let _ = cell.set(ws);
+        let frames = srv.join.join().unwrap();
+        assert_eq!(frames.len(), 2, "{frames:?}");
+        assert_eq!((frames[0].opcode, &frames[0].payload[..]), (1, &b"echo me"[..]));
+        assert_eq!(frames[1].close_code(), Some(1002));
+    }
+}

@@ -1,0 +1,65 @@
+//! Entry points for the fuzz targets in `fuzz/` (not part of the API): each
+//! takes arbitrary bytes, feeds one parser of untrusted input, and panics
+//! only on a broken invariant.
+
+use crate::validate::{check_close, check_protocols, parse_url, redact};
+
+/// URL and protocol-list parsing: never panics; a parsed URL serializes to
+/// a fixed point; a redacted string never contains the password.
+pub fn url_and_protocols(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let mut parts = text.split('\n');
+    let url = parts.next().unwrap_or_default();
+    if let Ok(u) = parse_url(url) {
+        let again = parse_url(u.as_str()).expect("a serialized URL parses again");
+        assert_eq!(again.as_str(), u.as_str(), "serialization is not a fixed point");
+        if let Some(pw) = u.url.password().filter(|p| p.len() > 3) {
+            assert!(!redact(u.as_str()).contains(pw), "password leaked by redact");
+        }
+    }
+    let protocols: Vec<&str> = parts.collect();
+    if check_protocols(&protocols).is_ok() {
+        for p in &protocols {
+            assert!(
+                !p.is_empty()
+                    && p.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+            );
+        }
+    }
+}
+
+/// Option values: header checks, CA bundles, close arguments.
+pub fn option_values(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (name, value) = text.split_once('\n').unwrap_or((&text, ""));
+    if crate::options::check_header(name, value).is_ok() {
+        assert!(!value.contains(['\r', '\n', '\0']), "CR/LF/NUL accepted in a header value");
+    }
+    let _ = crate::tls::parse_ca_pem(data);
+    if data.len() >= 2 {
+        let code = u16::from_be_bytes([data[0], data[1]]);
+        let reason = String::from_utf8_lossy(&data[2..]);
+        if check_close(Some(code), Some(&reason)).is_ok() {
+            assert!(code == 1000 || (3000..=4999).contains(&code));
+            assert!(reason.len() <= 123);
+        }
+    }
+}
+
+/// The server's handshake response, checked against a fixed request.
+pub fn handshake_response(data: &[u8]) {
+    let offered = ["chat".to_string(), "superchat".to_string()];
+    let protocols: &[String] = if data.first().is_some_and(|b| b & 1 == 1) { &offered } else { &[] };
+    if let Ok(a) = crate::handshake::check_response(data, "dGhlIHNhbXBsZSBub25jZQ==", protocols) {
+        assert!(protocols.is_empty() && a.protocol.is_empty() || protocols.contains(&a.protocol));
+        assert!(a.extensions.is_empty());
+    }
+}
+
+/// The server's byte stream after the handshake, through the whole engine.
+/// The first byte chooses client actions (bit 0: send a message, bit 1:
+/// close(1000), bit 2: the server never closes TCP).
+pub fn server_stream(data: &[u8]) {
+    let (actions, bytes) = data.split_first().map_or((0, &[][..]), |(a, b)| (*a, b));
+    crate::connection::fuzz_server_stream(actions, bytes);
+}
