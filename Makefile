@@ -11,7 +11,7 @@ CWARN   := -Wall -Wextra -Werror -std=c11 -D_POSIX_C_SOURCE=200809L
 LIBS    := -lpthread -ldl -lm
 CBINDGEN_VERSION := 0.29.4
 
-.PHONY: all lib demo chat-demo test test-rust test-c test-python test-browser lint header header-check autobahn clean
+.PHONY: all lib demo chat-demo chat-test test test-rust test-c test-c-valgrind test-python test-browser fuzz lint header header-check autobahn bench clean
 
 all: lib
 
@@ -51,6 +51,22 @@ autobahn-update: lib $(BUILD)/autobahn_client
 	sh conformance/setup.sh
 	$(AUTOBAHN_PY) conformance/run_autobahn.py --client $(BUILD)/autobahn_client --update $(AUTOBAHN_FLAGS)
 
+# The chat client, non-interactively: alice sends one message (the server
+# strips its HTML tags) and must see it broadcast back; fails unless it exits 0.
+chat-test: lib $(BUILD)/chat
+	@sh scripts/with-server.sh chat -- $(BUILD)/chat {URL} alice --once "hello <b>world</b>"
+	@echo "chat-test: OK"
+
+# C tests (tests-c/, see tests-c/run.sh): AddressSanitizer + UBSan, linked
+# with the static library.
+test-c: lib
+	@sh tests-c/run.sh asan
+
+# The same tests under valgrind memcheck, linked with the shared library.
+test-c-valgrind: lib
+	@command -v valgrind >/dev/null 2>&1 || { apt-get update && apt-get install -y valgrind; }
+	@sh tests-c/run.sh valgrind
+
 header:
 	cbindgen --quiet --config cbindgen.toml --crate wsnative --output include/wsnative.h ffi
 
@@ -74,12 +90,23 @@ test-browser: $(BUILD)/events_client
 	@command -v chromium >/dev/null || { echo "chromium is required (apt-get install chromium)"; exit 1; }
 	$(PYTHON) tests-browser/differential.py $(BUILD)/events_client --report $(BUILD)/differential.json
 
+# Coverage-guided fuzzing of every parser of untrusted input (fuzz/run.sh);
+# FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 15
+fuzz:
+	sh fuzz/run.sh $(FUZZ_SECONDS)
+
 test-python:
 	bash bindings/python/run-tests.sh
 
 # Every test of the project; what CI runs (through .ci/run).
-test: lint header-check test-rust demo test-browser test-c test-c-valgrind chat-test autobahn test-python
+test: lint header-check test-rust demo test-browser fuzz test-c test-c-valgrind chat-test autobahn test-python
 	@echo "make test: all suites passed"
+
+# wsnative against other clients on one fast server (bench/README.md): builds
+# what it needs, then about 10 minutes of runs; writes bench/results/latest.*.
+bench: lib
+	$(MAKE) -C bench run PYTHON=$(PYTHON) CARGO=$(CARGO)
 
 clean:
 	rm -rf $(BUILD)

@@ -558,9 +558,11 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
         let server_task = tokio::spawn(async move {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
             let _ = server.write_all(&bytes).await;
-            if client_actions & 4 == 0 {
-                let _ = server.shutdown().await;
+            if client_actions & 4 != 0 {
+                // A server that keeps TCP open for a while (virtual time).
+                tokio::time::sleep(Duration::from_secs(10)).await;
             }
+            let _ = server.shutdown().await;
             let mut sink = vec![0u8; 4096];
             while let Ok(n) = server.read(&mut sink).await {
                 if n == 0 {
