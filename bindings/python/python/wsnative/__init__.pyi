@@ -1,0 +1,447 @@
+"""wsnative: the browser's ``WebSocket`` client for Python.
+
+Three ways to use one client, all on the same Rust core (its own runtime
+threads do the network I/O; none of them ever waits for the GIL):
+
+* ``WebSocket``: the browser object, with ``onopen``/``onmessage``/
+  ``onerror``/``onclose`` handlers and ``add_event_listener``. Handlers run
+  on one wsnative dispatcher thread (``dispatch="thread"``, the default) or
+  on your own thread when you call ``poll()`` (``dispatch="poll"``).
+* ``connect()``: a blocking client for scripts: ``recv()``, iteration,
+  ``with`` block.
+* ``connect_async()``: the asyncio client: ``await recv()``, ``async for``,
+  ``async with``. No thread per socket.
+
+Behaviour follows the browser (WHATWG HTML "WebSockets" over RFC 6455):
+synchronous validation errors, events ``open``, ``message``, ``error``,
+``close`` in the browser's order, exact ``buffered_amount``. Differences
+(deliberate): invalid close codes from the server fail the connection,
+invalid UTF-8 is answered with 1007, no ``Origin``/cookies are sent unless
+you set them with ``headers``, and blocked ports are allowed unless
+``block_unsafe_ports=True``.
+
+Options (keyword arguments of ``WebSocket``, ``connect`` and
+``connect_async``; ``None`` means the default):
+
+* ``headers``: extra request headers, a dict or a list of (name, value)
+  pairs of str (e.g. ``{"Origin": "https://example.com"}``). Headers the
+  handshake owns (Host, Upgrade, Sec-WebSocket-*) are refused.
+* ``connect_timeout``: seconds for TCP connect, TLS and the opening
+  handshake (default 30).
+* ``close_timeout``: seconds the closing handshake may take before the
+  client drops TCP (default 5).
+* ``max_message_size``: largest message accepted, in bytes (default 64 MiB);
+  a larger one fails the connection with 1009.
+* ``ca_file`` / ``ca_pem``: extra trust anchors for ``wss://`` (a PEM file's
+  path, or PEM text/bytes); with ``ca_exclusive=True`` only those are
+  trusted (not the system roots nor the bundled webpki roots).
+* ``block_unsafe_ports``: refuse the browser's list of blocked ports
+  (default False).
+
+A malformed option raises ``InvalidOptionError``; an unknown keyword raises
+``TypeError``.
+
+Threads and shutdown: every method may be called from any thread and from
+inside any handler, including ``close()`` of the very socket whose handler
+runs. Every blocking call releases the GIL and answers Ctrl-C within about
+50 ms. At interpreter exit (``atexit``) wsnative closes open sockets (1001,
+at most about a second), runs the close handlers still pending, then stops
+its threads; a handler that never returns is abandoned after one second.
+"""
+
+from types import TracebackType
+from typing import Any, Callable, Generator, Iterable, Optional, Type, Union
+
+from typing_extensions import Self, disjoint_base, final
+
+from . import _native
+
+__version__: str
+
+__all__ = ["CLOSED", "CLOSING", "CONNECTING", "OPEN", "AsyncConnection", "CloseEvent", "Connection", "ConnectionClosed", "ConnectionFailed", "ErrorEvent", "InternalError", "InvalidAccessError", "InvalidOptionError", "InvalidStateError", "InvalidUtf8Error", "MessageEvent", "OpenEvent", "ShutDownError", "WebSocket", "WebSocketError", "WebSocketSyntaxError", "WouldDeadlockError", "connect", "connect_async", "poll", "shutdown"]
+
+CONNECTING: int
+"""``ready_state``: connecting (0)."""
+OPEN: int
+"""``ready_state``: open (1)."""
+CLOSING: int
+"""``ready_state``: closing handshake started (2)."""
+CLOSED: int
+"""``ready_state``: closed (3)."""
+
+_Data = Union[str, bytes, bytearray, memoryview]
+
+class WebSocketError(Exception):
+    """Base class of every wsnative exception."""
+
+class WebSocketSyntaxError(WebSocketError, ValueError):
+    """The browser's DOMException "SyntaxError": a URL that does not parse,
+    a scheme other than ws/wss/http/https, a fragment (``#``), an invalid or
+    repeated protocol, a close reason longer than 123 bytes of UTF-8."""
+
+class InvalidStateError(WebSocketError):
+    """The browser's DOMException "InvalidStateError": ``send()`` while
+    CONNECTING (nothing is queued); ``poll()`` on a socket not in poll
+    dispatch."""
+
+class InvalidAccessError(WebSocketError):
+    """The browser's DOMException "InvalidAccessError": a close code other
+    than 1000 or 3000..4999."""
+
+class InvalidUtf8Error(WebSocketError, ValueError):
+    """Text that is not valid UTF-8 (a ``str`` with a lone surrogate)."""
+
+class InvalidOptionError(WebSocketError, ValueError):
+    """An option is malformed or out of range (a header with CR/LF, an
+    unreadable CA bundle, a negative timeout, an unknown ``dispatch``...)."""
+
+class ShutDownError(WebSocketError):
+    """The library has been shut down (``shutdown()`` or interpreter exit):
+    no new socket can be created."""
+
+class WouldDeadlockError(WebSocketError):
+    """The call would deadlock (e.g. ``shutdown()`` from a runtime thread)."""
+
+class InternalError(WebSocketError):
+    """A bug or an unexpected condition inside wsnative."""
+
+class ConnectionFailed(WebSocketError, ConnectionError):
+    """``connect()``/``connect_async()`` could not open the connection
+    (refused, unknown host, TLS failure, handshake rejected, timeout...)."""
+
+    message: str
+    """Why, readably."""
+    def __init__(self, message: str) -> None: ...
+
+class ConnectionClosed(WebSocketError):
+    """``recv()`` on a closed connection (after every message that arrived
+    before the close was returned)."""
+
+    code: int
+    """The close code (1005: the server sent none; 1006: no closing
+    handshake)."""
+    reason: str
+    was_clean: bool
+    error: Optional[str]
+    """Why the connection was failed, when it was (``error`` event)."""
+    def __init__(self, code: int, reason: str, was_clean: bool, error: Optional[str] = None) -> None: ...
+
+@final
+class OpenEvent:
+    """The ``open`` event: the handshake succeeded."""
+
+    @property
+    def type(self) -> str:
+        """``"open"``."""
+
+@final
+class MessageEvent:
+    """The ``message`` event."""
+
+    @property
+    def type(self) -> str:
+        """``"message"``."""
+    @property
+    def data(self) -> Union[str, bytes]:
+        """``str`` for a text message, ``bytes`` for a binary one (the
+        browser's ``binaryType`` is effectively ``"bytes"``); always whole."""
+
+@final
+class ErrorEvent:
+    """The ``error`` event: the connection was *failed* (refused, TLS or
+    handshake error, protocol violation...). Always followed by ``close``
+    with code 1006. The browser gives scripts no detail; Python gets one."""
+
+    @property
+    def type(self) -> str:
+        """``"error"``."""
+    @property
+    def message(self) -> str:
+        """Why the connection failed, readably."""
+
+@final
+class CloseEvent:
+    """The ``close`` event: always the last event of a socket, exactly once."""
+
+    @property
+    def type(self) -> str:
+        """``"close"``."""
+    @property
+    def code(self) -> int:
+        """The close code (1005: none received, 1006: abnormal closure)."""
+    @property
+    def reason(self) -> str:
+        """The close reason ("" if none)."""
+    @property
+    def was_clean(self) -> bool:
+        """True when the closing handshake completed."""
+
+_Handler = Callable[[Any], object]
+
+class WebSocket(_native.Socket):
+    """``new WebSocket(url, protocols)``, the Python way.
+
+    ``WebSocket(url, protocols=None, *, dispatch="thread", onopen=None,
+    onmessage=None, onerror=None, onclose=None, **options)``
+
+    Validates ``url`` and ``protocols`` synchronously (``WebSocketSyntaxError``)
+    and the options (``InvalidOptionError``), then connects in the
+    background and returns at once; a refused port, an unknown host or a
+    TLS failure is reported by ``error`` and ``close`` events. ``protocols``
+    is ``None``, one ``str`` or an iterable of ``str``. ``http``/``https``
+    URLs become ``ws``/``wss``.
+
+    Dispatch: with ``dispatch="thread"`` handlers run on wsnative's single
+    dispatcher thread, in order (per socket, and in practice across
+    sockets); it takes the GIL once per batch of events. Exceptions raised by
+    a handler go to ``sys.unraisablehook`` and the next handler still runs,
+    as in the browser. With ``dispatch="poll"`` nothing runs until you call
+    ``ws.poll()`` or ``wsnative.poll()``; exceptions from handlers then
+    propagate out of ``poll()`` (events not yet dispatched stay queued).
+
+    No lost events: handlers can be given to the constructor
+    (``onopen=...``), which covers every event. Handlers attached after the
+    constructor returns are seen as well, by this rule: **a handler runs only
+    on a thread that holds the GIL, and no handler of a new socket runs
+    before the thread that created it releases the GIL.** The constructor
+    never releases the GIL once connecting has started, and neither do the
+    handler attributes and ``add_event_listener``; so code that creates a
+    socket and then attaches its handlers, with no blocking call in between
+    (I/O, ``time.sleep``, a lock wait, a wsnative wait), sees every event,
+    even from a server that answers in microseconds. Note that CPython also
+    makes a thread release the GIL when another thread has waited for it for
+    ``sys.getswitchinterval()`` (5 ms): the statements that attach the
+    handlers must run within that time, which straight-line code does. With
+    ``dispatch="poll"`` the rule is simply that nothing runs before you call
+    ``poll()``. A socket created inside a handler gets no event before that
+    handler returns.
+
+    Lifetime: as in the browser, a socket that is not CLOSED stays alive
+    (and its handlers keep running) even if the program drops every
+    reference to it; call ``close()`` to end it.
+    """
+
+    def __new__(
+        cls,
+        url: str,
+        protocols: Union[str, Iterable[str], None] = None,
+        *,
+        dispatch: str = "thread",
+        onopen: Optional[_Handler] = None,
+        onmessage: Optional[_Handler] = None,
+        onerror: Optional[_Handler] = None,
+        onclose: Optional[_Handler] = None,
+        **options: Any,
+    ) -> Self: ...
+    @property
+    def url(self) -> str:
+        """The parsed, serialized URL (``ws://host/`` gets its ``/``)."""
+    @property
+    def ready_state(self) -> int:
+        """``CONNECTING`` (0), ``OPEN`` (1), ``CLOSING`` (2) or ``CLOSED`` (3)."""
+    @property
+    def protocol(self) -> str:
+        """The subprotocol the server chose; "" before open or when none."""
+    @property
+    def extensions(self) -> str:
+        """The negotiated extensions; "" before open."""
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes handed to ``send()`` and not yet written to the network
+        (UTF-8 length for text). Exact, readable from any thread, not reset
+        by closing: data sent while CLOSING or CLOSED is discarded but still
+        counted, as in the browser."""
+    @property
+    def dispatch(self) -> str:
+        """``"thread"`` or ``"poll"``."""
+    def send(self, data: _Data) -> None:
+        """Queues a message and returns at once: ``str`` is sent as text,
+        ``bytes``/``bytearray``/``memoryview`` (any bytes-like object) as
+        binary. Raises ``InvalidStateError`` while CONNECTING,
+        ``InvalidUtf8Error`` for a ``str`` that is not valid UTF-8, and
+        ``TypeError`` for other types. Never blocks."""
+    def close(self, code: Optional[int] = None, reason: Optional[str] = None) -> None:
+        """Starts the closing handshake and returns at once. ``code`` must
+        be 1000 or 3000..4999 (``InvalidAccessError``); ``reason`` at most
+        123 bytes of UTF-8 (``WebSocketSyntaxError``). While CONNECTING the
+        connection is failed (``error``, then ``close`` 1006). Does nothing
+        when already CLOSING or CLOSED. Messages that arrive after
+        ``close()`` are dropped."""
+    def poll(self, timeout: Optional[float] = None) -> int:
+        """``dispatch="poll"`` only: runs this socket's pending handlers on
+        the calling thread, waiting up to ``timeout`` seconds for an event
+        when none is pending (``None``: do not wait). Returns how many events
+        were dispatched. The wait releases the GIL and answers Ctrl-C."""
+    onopen: Optional[_Handler]
+    """Called with an ``OpenEvent``."""
+    onmessage: Optional[_Handler]
+    """Called with a ``MessageEvent``."""
+    onerror: Optional[_Handler]
+    """Called with an ``ErrorEvent``."""
+    onclose: Optional[_Handler]
+    """Called with a ``CloseEvent``."""
+    def add_event_listener(self, type: str, listener: _Handler, *, once: bool = False) -> None:
+        """``addEventListener``: ``type`` is "open", "message", "error" or
+        "close" (other types are accepted and never fire). A listener equal
+        to one already registered for ``type`` is not added twice; with
+        ``once=True`` it is removed before its first call. Listeners and the
+        ``on<type>`` attribute run in the order they were registered."""
+    def remove_event_listener(self, type: str, listener: _Handler) -> None:
+        """``removeEventListener``: removes a listener equal to ``listener``."""
+
+def poll(timeout: Optional[float] = None) -> int:
+    """Runs the pending handlers of every socket created with
+    ``dispatch="poll"``, on the calling thread; waits up to ``timeout``
+    seconds for an event when none is pending (``None``: do not wait).
+    Returns how many events were dispatched. An exception raised by a handler
+    propagates; the remaining events stay queued."""
+
+def shutdown(timeout: float = 1.0) -> None:
+    """Closes every socket (1001), waits at most ``timeout`` seconds for
+    their close events, then stops wsnative's threads. Runs automatically at
+    interpreter exit. Afterwards creating a socket raises ``ShutDownError``."""
+
+class Connection(_native.Connection):
+    """A blocking connection, from ``connect()``. Messages are pulled with
+    ``recv()`` or by iterating; ``close_code``, ``close_reason`` and
+    ``was_clean`` are set once the close has been received. Thread safe."""
+
+    @property
+    def url(self) -> str:
+        """The parsed, serialized URL."""
+    @property
+    def ready_state(self) -> int:
+        """``CONNECTING``, ``OPEN``, ``CLOSING`` or ``CLOSED``."""
+    @property
+    def protocol(self) -> str:
+        """The subprotocol the server chose ("" when none)."""
+    @property
+    def extensions(self) -> str:
+        """The negotiated extensions."""
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes sent and not yet written to the network."""
+    @property
+    def close_code(self) -> Optional[int]:
+        """The close code, once the close was received (else ``None``)."""
+    @property
+    def close_reason(self) -> Optional[str]:
+        """The close reason, once the close was received."""
+    @property
+    def was_clean(self) -> Optional[bool]:
+        """Whether the closing handshake completed, once closed."""
+    @property
+    def error(self) -> Optional[str]:
+        """Why the connection was failed, if it was."""
+    def send(self, data: _Data) -> None:
+        """As ``WebSocket.send``: queues and returns at once."""
+    def close(self, code: Optional[int] = None, reason: Optional[str] = None) -> None:
+        """As ``WebSocket.close``: starts the closing handshake and returns;
+        use ``wait_closed()`` to wait for its end. Messages not yet received
+        are dropped."""
+    def recv(self, timeout: Optional[float] = None) -> Union[str, bytes]:
+        """The next message (``str`` or ``bytes``), waiting up to
+        ``timeout`` seconds (``None``: for ever). Raises ``TimeoutError``
+        when the time runs out and ``ConnectionClosed`` once the connection
+        is closed and every earlier message was returned. Releases the GIL
+        while it waits and answers Ctrl-C."""
+    def __iter__(self) -> Self:
+        """Iterates over the messages; ends when the connection closes."""
+    def __next__(self) -> Union[str, bytes]: ...
+    def wait_closed(self, timeout: Optional[float] = None) -> bool:
+        """Waits until the connection is closed (discarding messages);
+        False when ``timeout`` ran out first."""
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        """Closes the connection and waits for the closing handshake."""
+
+def connect(url: str, protocols: Union[str, Iterable[str], None] = None, **options: Any) -> Connection:
+    """Opens a connection and waits until it is open (the GIL is released
+    while waiting; Ctrl-C closes the connection and raises). Raises
+    ``WebSocketSyntaxError``/``InvalidOptionError`` for bad arguments and
+    ``ConnectionFailed`` when the connection cannot be established (within
+    ``connect_timeout``). Use it as a context manager to close on exit::
+
+        with wsnative.connect("ws://127.0.0.1:8080/") as ws:
+            ws.send("hello")
+            for message in ws:
+                print(message)
+    """
+
+class AsyncConnection:
+    """An asyncio connection, from ``connect_async()``. Bound to the event
+    loop that opened it. One coroutine at a time may wait in ``recv()``."""
+
+    CONNECTING: int
+    OPEN: int
+    CLOSING: int
+    CLOSED: int
+    def __init__(self, native: _native.Connection, hub: Any) -> None: ...
+    @property
+    def url(self) -> str:
+        """The parsed, serialized URL."""
+    @property
+    def ready_state(self) -> int:
+        """``CONNECTING``, ``OPEN``, ``CLOSING`` or ``CLOSED``."""
+    @property
+    def protocol(self) -> str:
+        """The subprotocol the server chose ("" when none)."""
+    @property
+    def extensions(self) -> str:
+        """The negotiated extensions."""
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes sent and not yet written to the network."""
+    @property
+    def close_code(self) -> Optional[int]:
+        """The close code, once the close was received."""
+    @property
+    def close_reason(self) -> Optional[str]:
+        """The close reason, once the close was received."""
+    @property
+    def was_clean(self) -> Optional[bool]:
+        """Whether the closing handshake completed, once closed."""
+    async def send(self, data: _Data) -> None:
+        """Queues a message (never waits for the network)."""
+    async def recv(self) -> Union[str, bytes]:
+        """The next message; raises ``ConnectionClosed`` once closed and
+        every earlier message was returned."""
+    async def close(self, code: Optional[int] = None, reason: Optional[str] = None) -> None:
+        """Starts the closing handshake and waits for its end."""
+    async def wait_closed(self) -> None:
+        """Waits until the connection is closed (discarding messages)."""
+    def __aiter__(self) -> Self: ...
+    async def __anext__(self) -> Union[str, bytes]:
+        """The next message; the iteration ends when the connection closes."""
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        """Closes the connection and waits for the closing handshake."""
+
+class _Connect:
+    def __init__(self, url: str, protocols: Union[str, Iterable[str], None], options: Any) -> None: ...
+    def __await__(self) -> Generator[Any, None, AsyncConnection]: ...
+    async def __aenter__(self) -> AsyncConnection: ...
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None: ...
+
+def connect_async(url: str, protocols: Union[str, Iterable[str], None] = None, **options: Any) -> _Connect:
+    """Opens a connection on the running asyncio loop without blocking it.
+    Await the result (``ws = await connect_async(url)``) or use it with
+    ``async with`` (closes on exit). Raises ``ConnectionFailed`` when the
+    connection cannot be established; cancelling the await closes it.
+    Events reach the loop through one wake-up socket pair per loop (no
+    thread per socket)."""

@@ -1,0 +1,72 @@
+"""The exceptions of wsnative (documented in ``__init__.pyi``)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+
+class WebSocketError(Exception):
+    """Base class of every wsnative exception."""
+
+
+class WebSocketSyntaxError(WebSocketError, ValueError):
+    """The browser's DOMException "SyntaxError"."""
+
+
+class InvalidStateError(WebSocketError):
+    """The browser's DOMException "InvalidStateError"."""
+
+
+class InvalidAccessError(WebSocketError):
+    """The browser's DOMException "InvalidAccessError"."""
+
+
+class InvalidUtf8Error(WebSocketError, ValueError):
+    """Text that cannot be sent as UTF-8."""
+
+
+class InvalidOptionError(WebSocketError, ValueError):
+    """An option value is out of range or malformed."""
+
+
+class ShutDownError(WebSocketError):
+    """The library has been shut down."""
+
+
+class WouldDeadlockError(WebSocketError):
+    """The call would deadlock."""
+
+
+class InternalError(WebSocketError):
+    """A bug or an unexpected condition inside the library."""
+
+
+class ConnectionFailed(WebSocketError, ConnectionError):
+    """The connection could not be established."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConnectionClosed(WebSocketError):
+    """The connection is closed."""
+
+    def __init__(self, code: int, reason: str, was_clean: bool, error: Optional[str] = None) -> None:
+        super().__init__(code, reason, was_clean, error)
+        self.code = code
+        self.reason = reason
+        self.was_clean = was_clean
+        self.error = error
+
+    def __str__(self) -> str:
+        text = f"the connection is closed (code {self.code}"
+        if self.reason:
+            text += f", reason {self.reason!r}"
+        text += ", clean)" if self.was_clean else ", not clean)"
+        if self.error:
+            text += f": {self.error}"
+        return text

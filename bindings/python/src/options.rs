@@ -1,0 +1,110 @@
+//! Keyword options (`headers=...`, `connect_timeout=...`, ...) to the
+//! core's `Options`, validated up front so that mistakes raise in the
+//! constructor.
+
+use crate::errors;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use std::time::Duration;
+use wsnative_core::{CaBundle, Options};
+
+fn seconds(py: Python<'_>, name: &str, v: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    let s: f64 = v
+        .extract()
+        .map_err(|_| errors::invalid_option(py, &format!("{name} must be a number of seconds")))?;
+    match Duration::try_from_secs_f64(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => {
+            Err(errors::invalid_option(py, &format!("{name} must be a positive number of seconds, not {s}")))
+        }
+    }
+}
+
+fn headers(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
+    let bad = || errors::invalid_option(py, "headers must be a dict or a list of (name, value) pairs of str");
+    let pairs = match v.cast::<PyDict>() {
+        Ok(d) => d.items().into_any(),
+        Err(_) if v.is_instance_of::<PyString>() => return Err(bad()),
+        Err(_) => v.clone(),
+    };
+    let mut out = Vec::new();
+    for pair in pairs.try_iter().map_err(|_| bad())? {
+        let (n, value): (String, String) = pair?.extract().map_err(|_| bad())?;
+        out.push((n, value));
+    }
+    Ok(out)
+}
+
+/// Builds the core options from the keyword arguments of a constructor.
+pub(crate) fn from_dict(py: Python<'_>, kwargs: &Bound<'_, PyDict>) -> PyResult<Options> {
+    let mut o = Options::default();
+    let mut ca_pem: Option<Vec<u8>> = None;
+    let mut ca_exclusive = false;
+    for (key, v) in kwargs.iter() {
+        let key: String = key.extract()?;
+        if v.is_none() {
+            continue;
+        }
+        match key.as_str() {
+            "headers" => o.headers = headers(py, &v)?,
+            "connect_timeout" => o.connect_timeout = seconds(py, &key, &v)?,
+            "close_timeout" => o.close_timeout = seconds(py, &key, &v)?,
+            "max_message_size" => {
+                o.max_message_size = v.extract().map_err(|_| {
+                    errors::invalid_option(py, "max_message_size must be a positive int (bytes)")
+                })?
+            }
+            "ca_pem" => {
+                let pem: Vec<u8> = match v.cast::<PyString>() {
+                    Ok(s) => s.to_cow()?.as_bytes().to_vec(),
+                    Err(_) => {
+                        v.extract().map_err(|_| errors::invalid_option(py, "ca_pem must be str or bytes"))?
+                    }
+                };
+                ca_pem.get_or_insert_with(Vec::new).extend(pem);
+            }
+            "ca_file" => {
+                let path: std::path::PathBuf = v.extract()?;
+                let pem = std::fs::read(&path).map_err(|e| {
+                    errors::invalid_option(py, &format!("cannot read ca_file {}: {e}", path.display()))
+                })?;
+                let all = ca_pem.get_or_insert_with(Vec::new);
+                all.extend(pem);
+                all.push(b'\n');
+            }
+            "ca_exclusive" => ca_exclusive = v.is_truthy()?,
+            "block_unsafe_ports" => o.block_unsafe_ports = v.is_truthy()?,
+            other => {
+                return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                    "unexpected keyword argument '{other}'"
+                )))
+            }
+        }
+    }
+    match ca_pem {
+        Some(pem) => {
+            wsnative_core::tls::parse_ca_pem(&pem).map_err(|e| errors::to_py(py, &e))?;
+            o.ca = Some(CaBundle { pem, exclusive: ca_exclusive });
+        }
+        None if ca_exclusive => {
+            return Err(errors::invalid_option(py, "ca_exclusive needs ca_file or ca_pem"));
+        }
+        None => {}
+    }
+    Ok(o)
+}
+
+/// `close(code)`: codes outside 0..=65535 cannot be valid either
+/// (InvalidAccessError, as the browser would say for a clamped value).
+pub(crate) fn close_code(py: Python<'_>, code: Option<i64>) -> PyResult<Option<u16>> {
+    match code {
+        None => Ok(None),
+        Some(c) => u16::try_from(c).map(Some).map_err(|_| {
+            errors::new_error(
+                py,
+                "InvalidAccessError",
+                (format!("the close code must be 1000 or in 3000..=4999, not {c}"),),
+            )
+        }),
+    }
+}

@@ -1,0 +1,113 @@
+"""Whole-process behaviour: interpreter exit with open sockets, Ctrl-C in a
+blocking call, and the MDN chat example against the project's testserver."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from conftest import REPO
+
+
+def run_python(code: str, *args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_exit_with_open_sockets_neither_hangs_nor_crashes(ws_url: str, testserver_url: str) -> None:
+    code = """
+        import sys, time, wsnative
+        url, busy = sys.argv[1], sys.argv[2]
+        def onclose(ev):
+            print("close", ev.code, flush=True)
+        socks = [wsnative.WebSocket(url + "/", onclose=onclose) for _ in range(3)]
+        poll = wsnative.WebSocket(url + "/", dispatch="poll")
+        sync = wsnative.connect(url + "/")
+        busy_ws = wsnative.WebSocket(busy + "count/1000000/64", onmessage=lambda ev: None)
+        time.sleep(0.3)
+        print("exiting", flush=True)
+    """
+    t = time.monotonic()
+    done = run_python(code, ws_url, testserver_url)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - t < 10
+    assert "exiting" in done.stdout
+    assert done.stdout.count("close 1001") == 3, done.stdout
+    assert done.stderr == ""
+
+
+def test_ctrl_c_in_recv(ws_url: str) -> None:
+    code = """
+        import sys, wsnative
+        ws = wsnative.connect(sys.argv[1] + "/")
+        print("ready", flush=True)
+        try:
+            ws.recv()
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), ws_url], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(0.2)
+    t = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=10)
+    assert "interrupted" in out
+    assert proc.returncode == 0
+    assert time.monotonic() - t < 5
+
+
+def test_chat_example_once(chat_url: str) -> None:
+    example = REPO / "examples" / "python" / "chat.py"
+    first = subprocess.run(
+        [sys.executable, str(example), chat_url, "alice", "--once", "hello <i>all</i>"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert first.returncode == 0, first.stderr
+    assert "<alice> hello all" in first.stdout
+    assert "users: alice" in first.stdout
+
+
+def test_chat_example_interactive_and_rename(chat_url: str) -> None:
+    example = Path(REPO / "examples" / "python" / "chat.py")
+    bob = subprocess.Popen(
+        [sys.executable, str(example), chat_url, "bob"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert bob.stdin is not None and bob.stdout is not None
+    assert "connected" in bob.stdout.readline()
+    assert "users: bob" in bob.stdout.readline()
+    other = subprocess.run(
+        [sys.executable, str(example), chat_url, "bob", "--once", "it is me"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert other.returncode == 0, other.stderr
+    assert "you are now bob" in other.stdout  # renamed by the server (bob2, ...)
+    bob.stdin.write("hi from bob\n")
+    bob.stdin.flush()
+    seen = []
+    while not any("<bob> hi from bob" in line for line in seen):
+        line = bob.stdout.readline()
+        assert line, seen
+        seen.append(line)
+    out, _ = bob.communicate(timeout=20)
+    assert any("it is me" in line for line in seen)
+    assert "disconnected (code 1000)" in out
+    assert bob.returncode == 0
