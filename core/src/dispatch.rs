@@ -8,10 +8,17 @@ use std::time::{Duration, Instant};
 
 type Notify = Box<dyn Fn() + Send + Sync>;
 
+#[derive(Default)]
+struct Inner {
+    events: VecDeque<Event>,
+    /// Threads blocked in `pop`: pushes signal only when there is one.
+    waiters: usize,
+}
+
 /// A FIFO of events filled by a socket's connection task.
 #[derive(Default)]
 pub struct EventQueue {
-    events: Mutex<VecDeque<Event>>,
+    inner: Mutex<Inner>,
     ready: Condvar,
     notify: Mutex<Option<Arc<Notify>>>,
 }
@@ -34,8 +41,13 @@ impl EventQueue {
     }
 
     pub fn push(&self, ev: Event) {
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).push_back(ev);
-        self.ready.notify_all();
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.events.push_back(ev);
+        let wake = inner.waiters > 0;
+        drop(inner);
+        if wake {
+            self.ready.notify_all();
+        }
         let notify = self.notify.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(n) = notify {
             n();
@@ -45,30 +57,33 @@ impl EventQueue {
     /// Takes the next event, waiting at most `timeout` for one to arrive
     /// (`None`: do not wait).
     pub fn pop(&self, timeout: Option<Duration>) -> Option<Event> {
-        let mut q = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(ev) = q.pop_front() {
+        let mut q = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(ev) = q.events.pop_front() {
             return Some(ev);
         }
         let deadline = Instant::now() + timeout?;
-        loop {
+        q.waiters += 1;
+        let ev = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return None;
+                break None;
             }
             q = self.ready.wait_timeout(q, left).unwrap_or_else(|e| e.into_inner()).0;
-            if let Some(ev) = q.pop_front() {
-                return Some(ev);
+            if let Some(ev) = q.events.pop_front() {
+                break Some(ev);
             }
-        }
+        };
+        q.waiters -= 1;
+        ev
     }
 
     /// Takes every waiting event at once (one lock for a whole batch).
     pub fn drain_into(&self, out: &mut Vec<Event>) {
-        out.extend(self.events.lock().unwrap_or_else(|e| e.into_inner()).drain(..));
+        out.extend(self.inner.lock().unwrap_or_else(|e| e.into_inner()).events.drain(..));
     }
 
     pub fn len(&self) -> usize {
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).events.len()
     }
 
     pub fn is_empty(&self) -> bool {
