@@ -166,7 +166,8 @@ typedef uint32_t ws_dispatch;
 // ws_options_set_connect_timeout_ms, ws_options_set_close_timeout_ms,
 // ws_options_set_max_message_size, ws_options_set_ca_file,
 // ws_options_set_ca_pem, ws_options_set_dispatch,
-// ws_options_set_block_unsafe_ports.
+// ws_options_set_block_unsafe_ports,
+// ws_options_set_dangerously_accept_invalid_certificates.
 //
 // Thread safety: an options object may be read by several ws_new() calls at
 // once, but must not be modified while another thread uses it.
@@ -324,6 +325,17 @@ ws_result ws_options_set_dispatch(struct ws_options *options, uint32_t mode);
 // # Safety
 // `options` must be NULL or a live options object.
 ws_result ws_options_set_block_unsafe_ports(struct ws_options *options, bool block);
+
+// DANGEROUS. When `accept` is true, wss:// connections accept ANY server
+// certificate: expired, self-signed, untrusted or issued for another host.
+// Anyone between the program and the server can then read and change the
+// traffic. Meant for tests against servers with throwaway certificates;
+// prefer ws_options_set_ca_file() with the test CA. Off by default.
+//
+// # Safety
+// `options` must be NULL or a live options object.
+ws_result ws_options_set_dangerously_accept_invalid_certificates(struct ws_options *options,
+                                                                 bool accept);
 
 // The library version, e.g. "0.1.0". Static storage: never free it.
 const char *ws_version(void);

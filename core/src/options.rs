@@ -37,6 +37,11 @@ pub struct Options {
     pub ca: Option<CaBundle>,
     /// Apply the browser's list of blocked ports (off by default).
     pub block_unsafe_ports: bool,
+    /// DANGEROUS: accept any server certificate (expired, self-signed,
+    /// untrusted, for another host), so anyone on the path can read and
+    /// change the traffic. For tests against servers with throwaway
+    /// certificates only. Off by default; never on by accident.
+    pub dangerously_accept_invalid_certificates: bool,
 }
 
 impl Default for Options {
@@ -48,6 +53,7 @@ impl Default for Options {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             ca: None,
             block_unsafe_ports: false,
+            dangerously_accept_invalid_certificates: false,
         }
     }
 }

@@ -26,6 +26,59 @@ fn default_roots() -> RootCertStore {
     roots
 }
 
+/// Accepts any certificate chain for any name, but still checks that the
+/// server holds the key of the certificate it presents (the handshake
+/// signatures). Only used with `Options::dangerously_accept_invalid_certificates`.
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn build_accepting_anything() -> Result<Arc<ClientConfig>, Error> {
+    let p = provider();
+    let mut config = ClientConfig::builder_with_provider(Arc::clone(&p))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("TLS setup: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(p)))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
 fn build(roots: RootCertStore) -> Result<Arc<ClientConfig>, Error> {
     let mut config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -50,8 +103,11 @@ pub fn parse_ca_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, Error> {
 
 /// The client configuration for a socket's options. The default one is
 /// built once per process.
-pub(crate) fn client_config(ca: Option<&CaBundle>) -> Result<Arc<ClientConfig>, Error> {
+pub(crate) fn client_config(ca: Option<&CaBundle>, accept_invalid: bool) -> Result<Arc<ClientConfig>, Error> {
     static DEFAULT: OnceCell<Arc<ClientConfig>> = OnceCell::new();
+    if accept_invalid {
+        return build_accepting_anything();
+    }
     let Some(ca) = ca else {
         return DEFAULT.get_or_try_init(|| build(default_roots())).cloned();
     };

@@ -5,7 +5,7 @@ mod support;
 
 use support::*;
 use wsnative_core::{CaBundle, Event, Options};
-use wsnative_testserver::{self_signed, Mode, TestServer};
+use wsnative_testserver::{self_signed, self_signed_expired, Mode, TestServer};
 
 fn trusting(cert_pem: &str) -> Options {
     Options {
@@ -96,4 +96,29 @@ fn garbage_ca_bundle_is_rejected_synchronously() {
     let e = wsnative_core::WebSocket::connect("wss://localhost/", &[] as &[&str], opts, Box::new(|_| {}))
         .unwrap_err();
     assert_eq!(e.kind(), wsnative_core::ErrorKind::InvalidOption);
+}
+
+#[test]
+fn expired_certificate_is_refused_even_when_its_ca_is_trusted() {
+    let (cert, key) = self_signed_expired(&["localhost"]);
+    let srv = TestServer::start_tls(Mode::Echo, cert.as_bytes(), key.as_bytes());
+    let r = open(&format!("wss://localhost:{}/", srv.addr().port()), &[], trusting(&cert));
+    let ev = r.until_close();
+    let msg = error_message(&ev);
+    assert!(msg.to_lowercase().contains("expired"), "{msg}");
+    assert_eq!(ev[1], close(1006, "", false));
+}
+
+#[test]
+fn the_dangerous_option_accepts_untrusted_expired_and_wrong_host_certificates() {
+    for (cert, key) in
+        [self_signed(&["localhost"]), self_signed_expired(&["localhost"]), self_signed(&["other.test"])]
+    {
+        let srv = TestServer::start_tls(Mode::Echo, cert.as_bytes(), key.as_bytes());
+        let opts = Options { dangerously_accept_invalid_certificates: true, ..Options::default() };
+        let r = open(&format!("wss://localhost:{}/", srv.addr().port()), &[], opts);
+        assert_eq!(r.next(), Event::Open);
+        r.ws.send_text("still encrypted").unwrap();
+        assert_eq!(r.next(), text("still encrypted"));
+    }
 }

@@ -28,7 +28,8 @@ pub enum ws_dispatch {
 /// ws_options_set_connect_timeout_ms, ws_options_set_close_timeout_ms,
 /// ws_options_set_max_message_size, ws_options_set_ca_file,
 /// ws_options_set_ca_pem, ws_options_set_dispatch,
-/// ws_options_set_block_unsafe_ports.
+/// ws_options_set_block_unsafe_ports,
+/// ws_options_set_dangerously_accept_invalid_certificates.
 ///
 /// Thread safety: an options object may be read by several ws_new() calls at
 /// once, but must not be modified while another thread uses it.
@@ -241,6 +242,26 @@ pub unsafe extern "C" fn ws_options_set_block_unsafe_ports(
     ffi_result!({
         non_null!(options, "options");
         (*options).core.block_unsafe_ports = block;
+        ws_result::Ok
+    })
+}
+
+/// DANGEROUS. When `accept` is true, wss:// connections accept ANY server
+/// certificate: expired, self-signed, untrusted or issued for another host.
+/// Anyone between the program and the server can then read and change the
+/// traffic. Meant for tests against servers with throwaway certificates;
+/// prefer ws_options_set_ca_file() with the test CA. Off by default.
+///
+/// # Safety
+/// `options` must be NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_dangerously_accept_invalid_certificates(
+    options: *mut ws_options,
+    accept: bool,
+) -> ws_result {
+    ffi_result!({
+        non_null!(options, "options");
+        (*options).core.dangerously_accept_invalid_certificates = accept;
         ws_result::Ok
     })
 }

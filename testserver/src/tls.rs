@@ -38,6 +38,17 @@ pub fn acceptor(cert_pem: &[u8], key_pem: &[u8]) -> io::Result<TlsAcceptor> {
 /// addresses, e.g. `["localhost", "127.0.0.1"]`). Returns
 /// `(cert_pem, key_pem)`; a client trusts the certificate by adding it to its
 /// root store as a custom CA.
+/// Like [`self_signed`], but the certificate expired on 2020-01-01.
+pub fn self_signed_expired(hosts: &[&str]) -> (String, String) {
+    let names: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
+    let mut params = rcgen::CertificateParams::new(names).expect("certificate parameters");
+    params.not_before = rcgen::date_time_ymd(2019, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2020, 1, 1);
+    let key = rcgen::KeyPair::generate().expect("a key pair");
+    let cert = params.self_signed(&key).expect("a self-signed certificate");
+    (cert.pem(), key.serialize_pem())
+}
+
 pub fn self_signed(hosts: &[&str]) -> (String, String) {
     let names: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
     let certified = rcgen::generate_simple_self_signed(names).expect("generate self-signed certificate");

@@ -74,6 +74,9 @@ pub(crate) fn from_dict(py: Python<'_>, kwargs: &Bound<'_, PyDict>) -> PyResult<
             }
             "ca_exclusive" => ca_exclusive = v.is_truthy()?,
             "block_unsafe_ports" => o.block_unsafe_ports = v.is_truthy()?,
+            "dangerously_accept_invalid_certificates" => {
+                o.dangerously_accept_invalid_certificates = v.is_truthy()?
+            }
             other => {
                 return Err(pyo3::exceptions::PyTypeError::new_err(format!(
                     "unexpected keyword argument '{other}'"

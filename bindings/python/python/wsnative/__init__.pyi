@@ -37,6 +37,10 @@ Options (keyword arguments of ``WebSocket``, ``connect`` and
   trusted (not the system roots nor the bundled webpki roots).
 * ``block_unsafe_ports``: refuse the browser's list of blocked ports
   (default False).
+* ``dangerously_accept_invalid_certificates``: DANGEROUS, default False.
+  ``wss://`` then accepts any certificate (expired, self-signed, untrusted,
+  for another host), so anyone on the path can read and change the
+  traffic. For tests with throwaway certificates; prefer ``ca_file``.
 
 A malformed option raises ``InvalidOptionError``; an unknown keyword raises
 ``TypeError``.
