@@ -3,7 +3,8 @@
 
 One raw-bytes server (no WebSocket library) plays each scenario below. The
 same scenarios are run by a page in headless Chromium and by wsnative's C ABI
-(tests-browser/events_client.c). Both clients do the same thing: send
+(tests-browser/events_client.c) and by wsnative's Python package
+(tests-browser/events_client.py, with --python). All clients do the same thing: send
 "hello" when open (and, in some scenarios, close(code, reason) right after).
 For each scenario the test compares what the application saw (the event
 sequence with every field except the error's text) and what the client did
@@ -54,12 +55,34 @@ SCENARIOS = {
     "data-after-close": {},
     "long-ping": {},
     "close-1-byte": {},
+    "trickle": {},
+    "close-before-response": {},
+    "garbage-response": {},
+    "bad-upgrade": {},
+    "no-connection-header": {},
+    "close-reason-invalid-utf8": {},
+    "close-code-2999": {},
+    "binary-and-empty": {},
 }
 
 # (scenario, observation key) -> (chromium value, wsnative value): documented
 # differences (README, "Deliberate differences from the browser").
 ALLOWED_WIRE_DIFFERENCES = {
     ("invalid-utf8", "client_close_code"): (1002, 1007),
+    ("close-reason-invalid-utf8", "client_close_code"): (1002, 1007),
+    # Chromium lets invalid close codes through and echoes them; wsnative
+    # fails the connection with 1002 (RFC 6455 7.4, Autobahn 7.9.*).
+    ("close-code-2999", "client_close_code"): (2999, 1002),
+}
+
+# Scenario -> (Chromium's events, wsnative's events): documented differences
+# in what the application sees.
+ALLOWED_EVENT_DIFFERENCES = {
+    "close-code-2999": (
+        [{"type": "open", "protocol": ""}, {"type": "close", "code": 2999, "reason": "", "wasClean": True}],
+        [{"type": "open", "protocol": ""}, {"type": "error"}, {"type": "close", "code": 1006, "reason": "",
+                                                                  "wasClean": False}],
+    ),
 }
 
 
@@ -171,6 +194,42 @@ class Server:
             accept = base64.b64encode(b"0" * 20)
         if name == "early-frames":
             first = frame(1, b"early")
+        if name == "close-before-response":
+            writer.transport.abort()
+            return
+        if name == "garbage-response":
+            writer.write(b"HELLO THERE\r\n\r\n")
+            await writer.drain()
+            obs["eof"] = await read_frame(reader) is None
+            return
+        if name == "bad-upgrade":
+            status += b"\r\nUpgrade: h2c\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept
+            writer.write(status + b"\r\n\r\n")
+            await writer.drain()
+            obs["eof"] = await read_frame(reader) is None
+            return
+        if name == "no-connection-header":
+            writer.write(status + b"\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+            await writer.drain()
+            obs["eof"] = await read_frame(reader) is None
+            return
+        if name == "trickle":
+            data = (status + b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "
+                    + accept + b"\r\n\r\n" + frame(1, "slow€".encode()))
+            for i in range(len(data)):
+                writer.write(data[i:i + 1])
+                await writer.drain()
+                await asyncio.sleep(0.005)
+            hello = await read_frame(reader)
+            obs["first_message"] = hello[1].decode("latin-1") if hello else None
+            for b in close_frame(1000, b"slowly"):
+                writer.write(bytes([b]))
+                await writer.drain()
+                await asyncio.sleep(0.005)
+            f = await read_frame(reader)
+            obs["client_close_code"] = int.from_bytes(f[1][:2], "big") if f and len(f[1]) >= 2 else None
+            obs["eof"] = await read_frame(reader) is None
+            return
         if name == "status-404":
             writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
             await writer.drain()
@@ -253,6 +312,15 @@ class Server:
         elif name == "close-1-byte":
             writer.write(frame(8, b"\x03"))
             await until_close()
+        elif name == "close-reason-invalid-utf8":
+            writer.write(close_frame(1000, b"\xff"))
+            await until_close()
+        elif name == "close-code-2999":
+            writer.write(close_frame(2999))
+            await until_close()
+        elif name == "binary-and-empty":
+            writer.write(frame(2, bytes([0, 1, 2, 255])) + frame(1, b"") + frame(2, b"") + close_frame(1000))
+            await until_close()
         await writer.drain()
         if not obs.get("eof"):
             # Did the client drop TCP after closing or failing?
@@ -274,7 +342,10 @@ function run(name, opts) {
       ws.send('hello');
       if (opts.close) ws.close(opts.close[0], opts.close[1]);
     };
-    ws.onmessage = m => ev.push({type: 'message', binary: typeof m.data !== 'string', data: String(m.data)});
+    ws.binaryType = 'arraybuffer';
+    ws.onmessage = m => ev.push(typeof m.data === 'string'
+      ? {type: 'message', binary: false, data: m.data}
+      : {type: 'message', binary: true, data: String.fromCharCode(...new Uint8Array(m.data))});
     ws.onerror = () => ev.push({type: 'error'});
     ws.onclose = c => {
       ev.push({type: 'close', code: c.code, reason: c.reason, wasClean: c.wasClean});
@@ -299,8 +370,8 @@ def chromium_command(chromium, url, profile):
     ]
 
 
-async def run_wsnative(client, port, name, opts):
-    args = [client, f"ws://127.0.0.1:{port}/ws/{name}?client=wsnative"]
+async def run_wsnative(client, port, name, opts, label="wsnative"):
+    args = client + [f"ws://127.0.0.1:{port}/ws/{name}?client={label}"]
     if "protocol" in opts:
         args += ["--protocol", opts["protocol"]]
     if "close" in opts:
@@ -315,7 +386,8 @@ async def run_wsnative(client, port, name, opts):
 
 async def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("events_client")
+    ap.add_argument("events_client", help="the C events client")
+    ap.add_argument("--python", help="a Python with the wsnative package: also run events_client.py")
     ap.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     ap.add_argument("--report")
     a = ap.parse_args()
@@ -324,7 +396,13 @@ async def main():
     server = await asyncio.start_server(srv.handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
 
-    wsnative_runs = asyncio.gather(*(run_wsnative(a.events_client, port, n, o) for n, o in SCENARIOS.items()))
+    clients = {"wsnative": [a.events_client]}
+    if a.python:
+        clients["wsnative-python"] = [a.python, os.path.join(os.path.dirname(__file__), "events_client.py")]
+    runs = {
+        label: asyncio.gather(*(run_wsnative(cmd, port, n, o, label) for n, o in SCENARIOS.items()))
+        for label, cmd in clients.items()
+    }
     profile = tempfile.mkdtemp(prefix="wsnative-chromium-")
     chrome = subprocess.Popen(
         chromium_command(a.chromium, f"http://127.0.0.1:{port}/", profile),
@@ -336,30 +414,32 @@ async def main():
         chrome.kill()
         chrome.wait()
         shutil.rmtree(profile, ignore_errors=True)
-    ours = dict(zip(SCENARIOS, await wsnative_runs))
+    results = {label: dict(zip(SCENARIOS, await run)) for label, run in runs.items()}
     await asyncio.sleep(0.5)  # let the last server-side observations land
     server.close()
 
     passed = failed = 0
     report = {}
-    for name in SCENARIOS:
-        b_obs = srv.obs.get("chromium", name)
-        w_obs = srv.obs.get("wsnative", name)
-        problems = []
-        if browser.get(name) != ours[name]:
-            problems.append(f"events differ: chromium {browser.get(name)} wsnative {ours[name]}")
-        for key in sorted(set(b_obs) | set(w_obs)):
-            bv, wv = b_obs.get(key), w_obs.get(key)
-            if bv != wv and ALLOWED_WIRE_DIFFERENCES.get((name, key)) != (bv, wv):
-                problems.append(f"{key}: chromium {bv!r} wsnative {wv!r}")
-        report[name] = {"chromium": browser.get(name), "wsnative": ours[name],
-                        "wire": {"chromium": b_obs, "wsnative": w_obs}, "problems": problems}
-        if problems:
-            failed += 1
-            print(f"FAIL {name}: " + "; ".join(problems))
-        else:
-            passed += 1
-            print(f"ok   {name}: {json.dumps(ours[name])}")
+    for label, ours in results.items():
+        for name in SCENARIOS:
+            b_obs = srv.obs.get("chromium", name)
+            w_obs = srv.obs.get(label, name)
+            problems = []
+            b_ev, w_ev = browser.get(name), ours[name]
+            if b_ev != w_ev and ALLOWED_EVENT_DIFFERENCES.get(name) != (b_ev, w_ev):
+                problems.append(f"events differ: chromium {b_ev} {label} {w_ev}")
+            for key in sorted(set(b_obs) | set(w_obs)):
+                bv, wv = b_obs.get(key), w_obs.get(key)
+                if bv != wv and ALLOWED_WIRE_DIFFERENCES.get((name, key)) != (bv, wv):
+                    problems.append(f"{key}: chromium {bv!r} {label} {wv!r}")
+            report[f"{label}/{name}"] = {"chromium": b_ev, label: w_ev,
+                                         "wire": {"chromium": b_obs, label: w_obs}, "problems": problems}
+            if problems:
+                failed += 1
+                print(f"FAIL {label} {name}: " + "; ".join(problems))
+            else:
+                passed += 1
+                print(f"ok   {label} {name}: {json.dumps(w_ev)}")
     if a.report:
         os.makedirs(os.path.dirname(a.report) or ".", exist_ok=True)
         with open(a.report, "w") as f:

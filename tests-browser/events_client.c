@@ -20,16 +20,20 @@ static int done;
 static int close_code;
 static const char *close_reason;
 
-static void json_string(const char *s, size_t len) {
+/* Text is UTF-8 and printed as is; binary bytes become code points
+ * U+0000..U+00FF (as the other clients of differential.py do). */
+static void json_bytes(const char *s, size_t len, int binary) {
     putchar('"');
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
+        else if (c < 0x20 || (binary && c >= 0x80)) printf("\\u%04x", c);
         else putchar(c);
     }
     putchar('"');
 }
+
+static void json_string(const char *s, size_t len) { json_bytes(s, len, 0); }
 
 static void on_open(ws_socket *ws, void *ud) {
     (void)ud;
@@ -45,7 +49,7 @@ static void on_message(ws_socket *ws, const uint8_t *data, size_t len, ws_messag
     (void)ws;
     (void)ud;
     printf("{\"type\":\"message\",\"binary\":%s,\"data\":", kind == WS_MESSAGE_TYPE_BINARY ? "true" : "false");
-    json_string((const char *)data, len);
+    json_bytes((const char *)data, len, kind == WS_MESSAGE_TYPE_BINARY);
     printf("}\n");
     fflush(stdout);
 }
