@@ -167,7 +167,8 @@ typedef uint32_t ws_dispatch;
 // ws_options_set_max_message_size, ws_options_set_ca_file,
 // ws_options_set_ca_pem, ws_options_set_dispatch,
 // ws_options_set_block_unsafe_ports,
-// ws_options_set_dangerously_accept_invalid_certificates.
+// ws_options_set_dangerously_accept_invalid_certificates,
+// ws_options_set_max_queued_bytes.
 //
 // Thread safety: an options object may be read by several ws_new() calls at
 // once, but must not be modified while another thread uses it.
@@ -336,6 +337,18 @@ ws_result ws_options_set_block_unsafe_ports(struct ws_options *options, bool blo
 // `options` must be NULL or a live options object.
 ws_result ws_options_set_dangerously_accept_invalid_certificates(struct ws_options *options,
                                                                  bool accept);
+
+// With WS_DISPATCH_QUEUED: while the socket's queue holds `bytes` of
+// message data not yet dispatched by ws_poll(), the library stops reading
+// from the network, so a server that sends faster than the application
+// polls is held back by TCP flow control instead of filling memory. 0 means
+// no limit. Default 64 MiB. A single message larger than the limit is still
+// delivered. After ws_close() the limit no longer applies (queued messages
+// are then dropped anyway).
+//
+// # Safety
+// `options` must be NULL or a live options object.
+ws_result ws_options_set_max_queued_bytes(struct ws_options *options, uint64_t bytes);
 
 // The library version, e.g. "0.1.0". Static storage: never free it.
 const char *ws_version(void);

@@ -3,6 +3,7 @@
 //! engine (tokio-tungstenite over the frame guard).
 
 use crate::connect::tcp_connect;
+use crate::dispatch::EventQueue;
 use crate::event::{Event, EventHandler, Message, ReadyState};
 use crate::frame_guard::{Guarded, Violation};
 use crate::handshake;
@@ -95,6 +96,7 @@ pub(crate) async fn run(
     options: Options,
     tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
     handler: EventHandler,
+    flow: Option<Arc<EventQueue>>,
     mut cmds: UnboundedReceiver<Command>,
 ) {
     let mut em = Emitter { shared: Arc::clone(&shared), handler: Some(handler) };
@@ -119,7 +121,7 @@ pub(crate) async fn run(
         return em.finish(Some(msg), 1006, String::new(), false);
     }
     em.emit(Event::Open);
-    drive(ws, shared, cmds, options.close_timeout, em).await
+    drive(ws, shared, cmds, options.close_timeout, flow, em).await
 }
 
 /// Runs an open connection until it is closed, failed or dropped, and
@@ -129,9 +131,11 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     shared: Arc<Shared>,
     cmds: UnboundedReceiver<Command>,
     close_timeout: Duration,
+    flow: Option<Arc<EventQueue>>,
     mut em: Emitter,
 ) {
     let mut conn = OpenConnection {
+        flow,
         ws,
         shared,
         cmds,
@@ -244,6 +248,8 @@ struct OpenConnection<S> {
     received_close: Option<(u16, String)>,
     timer: Option<Pin<Box<Sleep>>>,
     close_timeout: Duration,
+    /// The queue of a queued socket: reading pauses while it is full.
+    flow: Option<Arc<EventQueue>>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
@@ -381,6 +387,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
 
     fn read(&mut self, cx: &mut Context<'_>, em: &mut Emitter) -> Read {
         for _ in 0..READ_BUDGET {
+            // Flow control, until the application calls close() (from then
+            // on queued messages are dropped, and the Close must get through).
+            if let Some(q) = &self.flow {
+                if !self.shared.close_requested.load(Ordering::Acquire) && q.poll_room(cx).is_pending() {
+                    return Read::Blocked;
+                }
+            }
             match Pin::new(&mut self.ws).poll_next(cx) {
                 Poll::Pending => return Read::Blocked,
                 Poll::Ready(None) => {
@@ -576,7 +589,7 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
         let config = WebSocketConfig::default().max_message_size(Some(1 << 20)).max_frame_size(Some(1 << 20));
         let ws = WebSocketStream::from_partially_read(guarded, leftover, Role::Client, Some(config)).await;
         let em = Emitter { shared: Arc::clone(&shared), handler: Some(handler) };
-        drive(ws, shared, rx, Duration::from_secs(5), em).await;
+        drive(ws, shared, rx, Duration::from_secs(5), None, em).await;
         drop(tx);
         server_task.abort();
     });

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 /// Default limit for one received message (64 MiB).
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
+/// Default flow-control limit of a queued socket (64 MiB).
+pub const DEFAULT_MAX_QUEUED_BYTES: u64 = 64 << 20;
 /// Default time allowed for TCP connect, TLS and the opening handshake.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time the closing handshake may take before the client drops TCP.
@@ -37,6 +39,10 @@ pub struct Options {
     pub ca: Option<CaBundle>,
     /// Apply the browser's list of blocked ports (off by default).
     pub block_unsafe_ports: bool,
+    /// With queued dispatch ([`crate::WebSocket::connect_queued`]): stop
+    /// reading from the network while this many message bytes wait in the
+    /// queue (0: no limit). Default 64 MiB.
+    pub max_queued_bytes: u64,
     /// DANGEROUS: accept any server certificate (expired, self-signed,
     /// untrusted, for another host), so anyone on the path can read and
     /// change the traffic. For tests against servers with throwaway
@@ -54,6 +60,7 @@ impl Default for Options {
             ca: None,
             block_unsafe_ports: false,
             dangerously_accept_invalid_certificates: false,
+            max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
         }
     }
 }

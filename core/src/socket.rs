@@ -3,6 +3,7 @@
 //! and returns; none blocks or waits on the runtime.
 
 use crate::connection::{self, Command};
+use crate::dispatch::EventQueue;
 use crate::error::{Error, ErrorKind};
 use crate::event::{Event, EventHandler, ReadyState};
 use crate::options::{check_header, Options};
@@ -71,6 +72,29 @@ impl WebSocket {
         options: Options,
         handler: EventHandler,
     ) -> Result<WebSocket, Error> {
+        Self::start(url, protocols, options, handler, None)
+    }
+
+    /// Like [`WebSocket::connect`], with every event appended to `queue`, and
+    /// flow control: reading from the network pauses while the queue holds
+    /// `options.max_queued_bytes` of messages (0: no limit).
+    pub fn connect_queued<S: AsRef<str>>(
+        url: &str,
+        protocols: &[S],
+        options: Options,
+        queue: &Arc<EventQueue>,
+    ) -> Result<WebSocket, Error> {
+        queue.set_limit(options.max_queued_bytes);
+        Self::start(url, protocols, options, queue.handler(), Some(Arc::clone(queue)))
+    }
+
+    fn start<S: AsRef<str>>(
+        url: &str,
+        protocols: &[S],
+        options: Options,
+        handler: EventHandler,
+        flow: Option<Arc<EventQueue>>,
+    ) -> Result<WebSocket, Error> {
         let url = parse_url(url)?;
         check_protocols(protocols)?;
         for (n, v) in &options.headers {
@@ -105,7 +129,7 @@ impl WebSocket {
         let task_shared = Arc::clone(&shared);
         handle.spawn(async move {
             let _registration = registration;
-            connection::run(task_shared, protocols, options, tls, handler, rx).await;
+            connection::run(task_shared, protocols, options, tls, handler, flow, rx).await;
         });
         Ok(WebSocket { shared, cmds: tx })
     }

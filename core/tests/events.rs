@@ -417,3 +417,75 @@ fn replies_from_the_handler_precede_a_failure_in_the_same_read() {
         assert_eq!(frames[1].close_code(), Some(1002));
     }
 }
+
+/// Queued dispatch with flow control: a server that sends faster than the
+/// application pumps is held back (reading pauses at the limit), and
+/// nothing is lost once the application pumps again.
+#[test]
+fn a_full_queue_pauses_reading_until_the_application_pumps() {
+    use std::sync::Arc;
+    use wsnative_core::{EventQueue, WebSocket};
+    const N: usize = 3_000; // 30 MB: more than loopback socket buffers hold
+    let srv = raw_server(|mut s| {
+        accept(&mut s);
+        s.set_nonblocking(true).unwrap();
+        let msg = frame(true, 2, &[7u8; 10_000]);
+        let mut sent_whole = 0;
+        let mut pending = Vec::new();
+        let start = Instant::now();
+        // Write until the client stops reading (TCP buffers fill) or all N go.
+        while sent_whole < N && start.elapsed() < Duration::from_secs(3) {
+            if pending.is_empty() {
+                pending = msg.clone();
+            }
+            match s.write(&pending) {
+                Ok(n) => {
+                    pending.drain(..n);
+                    if pending.is_empty() {
+                        sent_whole += 1;
+                    }
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        let stalled_at = sent_whole;
+        s.set_nonblocking(false).unwrap();
+        // Now the client pumps: send the rest.
+        if !pending.is_empty() {
+            s.write_all(&pending).unwrap();
+            sent_whole += 1;
+        }
+        while sent_whole < N {
+            s.write_all(&msg).unwrap();
+            sent_whole += 1;
+        }
+        s.write_all(&close_frame(1000, "")).unwrap();
+        read_until_close(&mut s);
+        stalled_at
+    });
+    let queue = EventQueue::new();
+    let opts = Options { max_queued_bytes: 100_000, ..Options::default() };
+    let ws = WebSocket::connect_queued(&srv.url, &[] as &[&str], opts, &queue).unwrap();
+    // The application does not pump for a while.
+    std::thread::sleep(Duration::from_millis(3500));
+    assert!(queue.queued_bytes() <= 110_000, "queued {} bytes", queue.queued_bytes());
+    let mut messages = 0;
+    loop {
+        match queue.pop(Some(WAIT)).expect("event") {
+            Event::Message(m) => {
+                assert_eq!(m.data.len(), 10_000);
+                messages += 1;
+            }
+            Event::Close { code, was_clean, .. } => {
+                assert_eq!((code, was_clean), (1000, true));
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(messages, N, "nothing lost");
+    let stalled_at = srv.join.join().unwrap();
+    assert!(stalled_at < N, "the server was never held back");
+    drop(Arc::clone(&queue));
+    drop(ws);
+}

@@ -29,7 +29,8 @@ pub enum ws_dispatch {
 /// ws_options_set_max_message_size, ws_options_set_ca_file,
 /// ws_options_set_ca_pem, ws_options_set_dispatch,
 /// ws_options_set_block_unsafe_ports,
-/// ws_options_set_dangerously_accept_invalid_certificates.
+/// ws_options_set_dangerously_accept_invalid_certificates,
+/// ws_options_set_max_queued_bytes.
 ///
 /// Thread safety: an options object may be read by several ws_new() calls at
 /// once, but must not be modified while another thread uses it.
@@ -262,6 +263,25 @@ pub unsafe extern "C" fn ws_options_set_dangerously_accept_invalid_certificates(
     ffi_result!({
         non_null!(options, "options");
         (*options).core.dangerously_accept_invalid_certificates = accept;
+        ws_result::Ok
+    })
+}
+
+/// With WS_DISPATCH_QUEUED: while the socket's queue holds `bytes` of
+/// message data not yet dispatched by ws_poll(), the library stops reading
+/// from the network, so a server that sends faster than the application
+/// polls is held back by TCP flow control instead of filling memory. 0 means
+/// no limit. Default 64 MiB. A single message larger than the limit is still
+/// delivered. After ws_close() the limit no longer applies (queued messages
+/// are then dropped anyway).
+///
+/// # Safety
+/// `options` must be NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_max_queued_bytes(options: *mut ws_options, bytes: u64) -> ws_result {
+    ffi_result!({
+        non_null!(options, "options");
+        (*options).core.max_queued_bytes = bytes;
         ws_result::Ok
     })
 }

@@ -166,19 +166,24 @@ pub unsafe extern "C" fn ws_new(
             finalize_after_callback: AtomicBool::new(false),
             queue: queue.clone(),
         });
-        let handler: wsnative_core::EventHandler = match &queue {
-            Some(q) => q.handler(),
-            None => {
-                let s = Arc::clone(&sock);
-                Box::new(move |ev| {
-                    s.dispatch(&ev);
-                })
-            }
-        };
         // Immediate callbacks wait on this lock until the socket is complete
         // and `*out` is written.
         let guard = sock.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let core = match WebSocket::connect(url, &names, opts, handler) {
+        let started = match &queue {
+            Some(q) => WebSocket::connect_queued(url, &names, opts, q),
+            None => {
+                let s = Arc::clone(&sock);
+                WebSocket::connect(
+                    url,
+                    &names,
+                    opts,
+                    Box::new(move |ev| {
+                        s.dispatch(&ev);
+                    }),
+                )
+            }
+        };
+        let core = match started {
             Ok(c) => c,
             Err(e) => return fail_with(e),
         };
