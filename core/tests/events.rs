@@ -189,7 +189,9 @@ fn close_while_connecting_fails_the_connection() {
     assert_eq!(r.ws.send_text("x").unwrap_err().kind(), ErrorKind::InvalidState);
     assert_eq!(r.ws.buffered_amount(), 0);
     r.ws.close(Some(1000), None).unwrap();
-    assert_eq!(r.ws.ready_state(), ReadyState::Closing);
+    // CLOSING at once; the library thread may already have failed the
+    // connection (CLOSED) by the time this line reads it.
+    assert!(matches!(r.ws.ready_state(), ReadyState::Closing | ReadyState::Closed));
     let ev = r.until_close();
     assert!(is_error(&ev[0]), "{ev:?}");
     assert_eq!(ev[1], close(1006, "", false));
