@@ -195,3 +195,53 @@ fn two_thousand_then_ten_thousand_concurrent_connections() {
     concurrent(2_000);
     concurrent(10_000);
 }
+
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+/// A server that stops reading: bufferedAmount grows by exactly what the
+/// application sends, memory stays bounded by that (no copies pile up), and
+/// everything drains once the server reads again.
+#[test]
+fn a_server_that_stops_reading_bounds_memory_by_what_was_queued() {
+    const CHUNK: usize = 64 * 1024;
+    const CHUNKS: usize = 512; // 32 MiB
+    let (resume, wait_resume) = gate();
+    let srv = raw_server(move |mut s| {
+        accept(&mut s);
+        wait_resume.recv_timeout(Duration::from_secs(60)).unwrap();
+        let mut total = 0usize;
+        while total < CHUNK * CHUNKS {
+            let f = read_frame(&mut s).expect("a frame");
+            total += f.payload.len();
+        }
+        total
+    });
+    let r = open(&srv.url, &[], Options::default());
+    assert_eq!(r.next(), Event::Open);
+    let before = rss_bytes();
+    let payload = wsnative_core::Bytes::from(vec![1u8; CHUNK]);
+    for _ in 0..CHUNKS {
+        r.ws.send_binary(payload.clone()).unwrap();
+    }
+    // Let the writer push what the kernel accepts; the rest stays queued.
+    thread::sleep(Duration::from_millis(500));
+    let queued = r.ws.buffered_amount();
+    let grown = rss_bytes().saturating_sub(before);
+    let sent = (CHUNK * CHUNKS) as u64;
+    eprintln!("stalled server: bufferedAmount {queued} of {sent} bytes sent, RSS +{grown} bytes");
+    assert!(queued > sent / 2 && queued <= sent, "bufferedAmount {queued} of {sent}");
+    // The payload is shared (Bytes), so the queue holds references; the
+    // engine's frame buffer holds at most one masked copy of what it took.
+    assert!(grown < sent + 16 * 1024 * 1024, "RSS grew {grown} bytes for {sent} queued");
+    resume.send(()).unwrap();
+    assert_eq!(srv.join.join().unwrap(), CHUNK * CHUNKS);
+    let t = Instant::now();
+    while r.ws.buffered_amount() > 0 && t.elapsed() < WAIT {
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(r.ws.buffered_amount(), 0);
+}
