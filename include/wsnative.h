@@ -484,7 +484,10 @@ uint64_t ws_buffered_amount(const struct ws_socket *socket);
 // `timeout_ms`: 0 returns at once when no event is waiting (never blocks);
 // a positive value waits up to that long for the first event; a negative
 // value waits until an event arrives, or returns 0 once the socket is
-// CLOSED and its last event (on_close) has been dispatched. Events that arrive while it
+// CLOSED and its last event (on_close) has been dispatched. Messages that
+// arrived after ws_close() are dropped here and not counted. Several
+// threads may poll the same socket: callbacks still run one at a time, in
+// order. Events that arrive while it
 // dispatches are dispatched too, up to 65536 per call.
 //
 // A socket in immediate mode has no queue: returns 0. A negative return is

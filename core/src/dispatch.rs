@@ -143,6 +143,24 @@ impl EventQueue {
         ev
     }
 
+    /// Waits at most `timeout` until the queue holds an event, without taking
+    /// it; true if it does. (A dispatcher that must take and deliver under
+    /// its own lock waits here first.)
+    pub fn wait_nonempty(&self, timeout: Duration) -> bool {
+        let mut q = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let deadline = Instant::now() + timeout;
+        q.waiters += 1;
+        while q.events.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            q = self.ready.wait_timeout(q, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        q.waiters -= 1;
+        !q.events.is_empty()
+    }
+
     /// Takes every waiting event at once (one lock for a whole batch).
     pub fn drain_into(&self, out: &mut Vec<Event>) {
         let start = out.len();

@@ -12,6 +12,8 @@ use tokio::sync::mpsc::UnboundedSender;
 enum State {
     NotStarted,
     Running(Runtime),
+    /// A shutdown is in progress on some thread.
+    ShuttingDown,
     ShutDown,
 }
 
@@ -23,6 +25,8 @@ struct Registry {
 static STATE: Mutex<State> = Mutex::new(State::NotStarted);
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
 static ALL_DONE: Condvar = Condvar::new();
+/// Signalled when a shutdown has finished (threads joined).
+static SHUT_DOWN: Condvar = Condvar::new();
 
 fn worker_threads() -> usize {
     std::env::var("WSNATIVE_WORKER_THREADS")
@@ -37,7 +41,9 @@ pub(crate) fn handle() -> Result<Handle, Error> {
     let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
     match &*state {
         State::Running(rt) => Ok(rt.handle().clone()),
-        State::ShutDown => Err(Error::new(ErrorKind::ShutDown, "the wsnative library has been shut down")),
+        State::ShutDown | State::ShuttingDown => {
+            Err(Error::new(ErrorKind::ShutDown, "the wsnative library has been shut down"))
+        }
         State::NotStarted => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(worker_threads())
@@ -84,8 +90,10 @@ pub fn live_connections() -> usize {
 /// Closes every socket (each starts its closing handshake with 1001 and gets
 /// its close event, at the latest when `timeout` runs out), then stops the
 /// runtime and joins its threads. Afterwards every constructor fails with
-/// `ShutDown`. Calling it again does nothing. Must not be called from a
-/// library thread (an event handler): that returns `WouldDeadlock`.
+/// `ShutDown`. Calling it again does nothing; a call made while another
+/// thread's shutdown is in progress returns when that one has finished. Must
+/// not be called from a library thread (an event handler): that returns
+/// `WouldDeadlock`.
 pub fn shutdown(timeout: Duration) -> Result<(), Error> {
     if Handle::try_current().is_ok() {
         return Err(Error::new(
@@ -95,9 +103,18 @@ pub fn shutdown(timeout: Duration) -> Result<(), Error> {
     }
     let rt = {
         let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
-        match std::mem::replace(&mut *state, State::ShutDown) {
-            State::Running(rt) => rt,
-            _ => return Ok(()),
+        loop {
+            match std::mem::replace(&mut *state, State::ShuttingDown) {
+                State::Running(rt) => break rt,
+                State::NotStarted | State::ShutDown => {
+                    *state = State::ShutDown;
+                    return Ok(());
+                }
+                State::ShuttingDown => {
+                    // Another thread is shutting down: wait until it is done.
+                    state = SHUT_DOWN.wait(state).unwrap_or_else(|e| e.into_inner());
+                }
+            }
         }
     };
     let deadline = Instant::now() + timeout;
@@ -118,5 +135,7 @@ pub fn shutdown(timeout: Duration) -> Result<(), Error> {
     // Tasks still running are dropped here; their close event fires from
     // the drop (see `connection::Emitter`).
     rt.shutdown_timeout(Duration::from_secs(1));
+    *STATE.lock().unwrap_or_else(|e| e.into_inner()) = State::ShutDown;
+    SHUT_DOWN.notify_all();
     Ok(())
 }

@@ -66,28 +66,48 @@ impl ws_socket {
         self.core.get().expect("ws_new completes the socket before returning it")
     }
 
-    /// Delivers one event under the dispatch lock. Returns false once the
-    /// socket has been freed (the caller stops dispatching).
-    fn dispatch(&self, ev: &Event) -> bool {
+    /// Under the dispatch lock, takes the next event from `next` and
+    /// delivers it: taking and delivering are one step, so concurrent
+    /// pollers keep the order.
+    fn dispatch_next(&self, next: impl FnOnce() -> Option<Event>) -> Dispatched {
         let guard = self.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner());
         if self.freed.load(Ordering::Acquire) {
-            return false;
+            return Dispatched::Freed;
         }
-        if self.core().should_deliver(ev) {
+        let Some(ev) = next() else { return Dispatched::Empty };
+        let delivered = self.core().should_deliver(&ev);
+        if delivered {
             let ptr = self as *const ws_socket as *mut ws_socket;
             DISPATCHING.with(|d| d.borrow_mut().push(ptr as usize));
             let _pop = PopDispatching;
             // SAFETY: the application promised valid callbacks in ws_new().
-            unsafe { self.callbacks.invoke(ptr, ev) };
+            unsafe { self.callbacks.invoke(ptr, &ev) };
         }
         drop(guard);
         if self.finalize_after_callback.swap(false, Ordering::AcqRel) {
             // ws_free() was called inside that callback.
             unsafe { self.callbacks.finalize() };
-            return false;
+            return Dispatched::Freed;
         }
-        true
+        if delivered {
+            Dispatched::Delivered
+        } else {
+            Dispatched::Dropped
+        }
     }
+}
+
+/// What one dispatch step did.
+#[derive(PartialEq, Eq)]
+enum Dispatched {
+    /// A callback ran.
+    Delivered,
+    /// The event was dropped (a message after ws_close()).
+    Dropped,
+    /// No event was waiting.
+    Empty,
+    /// The socket was freed: stop.
+    Freed,
 }
 
 /// Creates a socket and starts connecting, like `new WebSocket(url,
@@ -178,7 +198,7 @@ pub unsafe extern "C" fn ws_new(
                     &names,
                     opts,
                     Box::new(move |ev| {
-                        s.dispatch(&ev);
+                        s.dispatch_next(|| Some(ev));
                     }),
                 )
             }
@@ -365,7 +385,10 @@ pub unsafe extern "C" fn ws_buffered_amount(socket: *const ws_socket) -> u64 {
 /// `timeout_ms`: 0 returns at once when no event is waiting (never blocks);
 /// a positive value waits up to that long for the first event; a negative
 /// value waits until an event arrives, or returns 0 once the socket is
-/// CLOSED and its last event (on_close) has been dispatched. Events that arrive while it
+/// CLOSED and its last event (on_close) has been dispatched. Messages that
+/// arrived after ws_close() are dropped here and not counted. Several
+/// threads may poll the same socket: callbacks still run one at a time, in
+/// order. Events that arrive while it
 /// dispatches are dispatched too, up to 65536 per call.
 ///
 /// A socket in immediate mode has no queue: returns 0. A negative return is
@@ -391,27 +414,28 @@ pub unsafe extern "C" fn ws_poll(socket: *mut ws_socket, timeout_ms: i32) -> i32
             ) as i32);
         }
         let Some(queue) = s.queue.as_ref() else { return 0 };
-        let mut first = match timeout_ms {
-            0 => queue.pop(None),
-            t if t > 0 => queue.pop(Some(Duration::from_millis(t as u64))),
+        let waiting = match timeout_ms {
+            0 => !queue.is_empty(),
+            t if t > 0 => queue.wait_nonempty(Duration::from_millis(t as u64)),
             _ => loop {
-                if let Some(ev) = queue.pop(Some(Duration::from_millis(100))) {
-                    break Some(ev);
+                if queue.wait_nonempty(Duration::from_millis(100)) {
+                    break true;
                 }
                 // on_close was already dispatched: nothing will ever come.
                 if s.core().ready_state() == ReadyState::Closed && queue.is_empty() {
-                    break None;
+                    break false;
                 }
             },
         };
+        if !waiting {
+            return 0;
+        }
         let mut n = 0;
-        while let Some(ev) = first.take().or_else(|| queue.pop(None)) {
-            if s.freed.load(Ordering::Acquire) || !s.dispatch(&ev) {
-                break;
-            }
-            n += 1;
-            if n >= 65536 {
-                break;
+        for _ in 0..65536 {
+            match s.dispatch_next(|| queue.pop(None)) {
+                Dispatched::Delivered => n += 1,
+                Dispatched::Dropped => {}
+                Dispatched::Empty | Dispatched::Freed => break,
             }
         }
         n

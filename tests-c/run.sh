@@ -1,0 +1,203 @@
+#!/bin/sh
+# Usage: tests-c/run.sh [asan|valgrind|plain] [PROGRAM...]
+#
+# Builds the C tests into build/tests-c/MODE/, starts the bundled echo test
+# server (and, when openssl is available, a TLS echo server with a throwaway
+# CA), runs every test program, prints each program's summary line and ends
+# with the overall line "N passed, M failed". Exits non-zero on any failed
+# test, sanitizer report, valgrind error or crash.
+#
+#   asan      tests linked with the STATIC library and
+#             -fsanitize=address,undefined (the default)
+#   valgrind  tests linked with the shared library, run under valgrind
+#             memcheck (definite leaks are errors); sets WSNATIVE_TEST_SLOW=1
+#             so that counts shrink and timeouts grow
+#   plain     tests linked with the shared library, no instrumentation
+#
+# Needs `make lib` first (target/release/libwsnative.{a,so} and
+# target/release/wsnative-testserver). WSNATIVE_TEST_ONLY=substring runs only
+# the matching tests of each program.
+set -u
+mode=${1:-asan}
+[ $# -gt 0 ] && shift
+cd "$(dirname "$0")/.." || exit 2
+root=$(pwd)
+rel=$root/target/release
+out=$root/build/tests-c/$mode
+CC=${CC:-gcc}
+CWARN="-Wall -Wextra -Werror -std=c11 -D_POSIX_C_SOURCE=200809L"
+LIBS="-lpthread -ldl -lm"
+progs=${*:-"test_api test_events test_protocol test_queued test_lifetime test_threads test_shutdown test_unload"}
+
+case $mode in
+asan)
+    cflags="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+    link="$rel/libwsnative.a"
+    lib=$rel/libwsnative.a
+    ;;
+valgrind | plain)
+    cflags="-O1 -g"
+    link="-L$rel -Wl,-rpath,$rel -lwsnative"
+    lib=$rel/libwsnative.so
+    ;;
+*)
+    echo "usage: $0 [asan|valgrind|plain] [PROGRAM...]" >&2
+    exit 2
+    ;;
+esac
+server=${WSNATIVE_TESTSERVER:-$rel/wsnative-testserver}
+for f in "$lib" "$rel/libwsnative.so" "$server"; do
+    [ -e "$f" ] || { echo "$f is missing: run 'make lib' first" >&2; exit 2; }
+done
+if [ "$mode" = valgrind ] && ! command -v valgrind >/dev/null 2>&1; then
+    echo "valgrind is not installed (make test-c-valgrind installs it)" >&2
+    exit 2
+fi
+
+mkdir -p "$out"
+echo "== building the C tests ($mode) into build/tests-c/$mode"
+for p in $progs; do
+    if [ "$p" = test_unload ]; then
+        # Not linked with the library: it dlopen()s libwsnative.so itself.
+        # shellcheck disable=SC2086
+        $CC $cflags $CWARN -Iinclude -o "$out/$p" "tests-c/$p.c" $LIBS ||
+            { echo "build of $p failed" >&2; exit 1; }
+        continue
+    fi
+    # shellcheck disable=SC2086
+    $CC $cflags $CWARN -Iinclude -Itests-c -o "$out/$p" "tests-c/$p.c" tests-c/harness.c $link $LIBS ||
+        { echo "build of $p failed" >&2; exit 1; }
+done
+WSNATIVE_LIB=$rel/libwsnative.so
+export WSNATIVE_LIB
+
+pids=""
+cleanup() {
+    for pid in $pids; do kill "$pid" 2>/dev/null; done
+    pids=""
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_server NAME ARGS...: starts the test server in the background (its
+# pid joins $pids, killed on exit) and sets $url to the URL it prints. Not
+# called in a subshell, so that $pids is kept.
+start_server() {
+    name=$1
+    shift
+    "$server" --ignore-stdin "$@" >"$out/$name.url" 2>"$out/$name.log" &
+    pids="$pids $!"
+    i=0
+    while [ ! -s "$out/$name.url" ]; do
+        i=$((i + 1))
+        if [ $i -gt 200 ]; then
+            echo "the $name test server did not start:" >&2
+            cat "$out/$name.log" >&2
+            exit 1
+        fi
+        sleep 0.05
+    done
+    url=$(head -n 1 "$out/$name.url")
+}
+
+rm -f "$out"/*.url
+start_server echo --mode echo
+WSNATIVE_ECHO_URL=$url
+export WSNATIVE_ECHO_URL
+echo "== echo server: $WSNATIVE_ECHO_URL"
+
+# A TLS echo server signed by a throwaway CA, for the wss:// and CA tests.
+unset WSNATIVE_TLS_URL WSNATIVE_TLS_CA WSNATIVE_TLS_WRONG_HOST_URL
+if command -v openssl >/dev/null 2>&1; then
+    tls=$out/tls
+    mkdir -p "$tls"
+    if [ ! -s "$tls/leaf.pem" ] || [ ! -s "$tls/wrong.pem" ]; then
+        (
+            cd "$tls" &&
+                openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+                    -keyout ca.key -out ca.pem -days 3650 -subj "/CN=wsnative test CA" &&
+                openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+                    -keyout leaf.key -out leaf.csr -subj "/CN=127.0.0.1" &&
+                printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >leaf.ext &&
+                openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+                    -out leaf.pem -days 3650 -extfile leaf.ext &&
+                openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+                    -keyout wrong.key -out wrong.csr -subj "/CN=wrong.example" &&
+                printf 'subjectAltName=DNS:wrong.example\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >wrong.ext &&
+                openssl x509 -req -in wrong.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+                    -out wrong.pem -days 3650 -extfile wrong.ext
+        ) >"$out/openssl.log" 2>&1 || { echo "note: openssl failed; TLS tests skipped"; rm -f "$tls/leaf.pem"; }
+    fi
+    if [ -s "$tls/leaf.pem" ]; then
+        start_server tls --mode echo --tls-cert "$tls/leaf.pem" --tls-key "$tls/leaf.key"
+        WSNATIVE_TLS_URL=$url
+        WSNATIVE_TLS_CA=$tls/ca.pem
+        # The same CA, but a certificate for another host name.
+        start_server tls-wrong-host --mode echo --tls-cert "$tls/wrong.pem" --tls-key "$tls/wrong.key"
+        WSNATIVE_TLS_WRONG_HOST_URL=$url
+        export WSNATIVE_TLS_URL WSNATIVE_TLS_CA WSNATIVE_TLS_WRONG_HOST_URL
+        echo "== TLS echo servers: $WSNATIVE_TLS_URL, $WSNATIVE_TLS_WRONG_HOST_URL (wrong host)"
+    fi
+else
+    echo "note: openssl not found; TLS tests skipped"
+fi
+
+total_pass=0
+total_fail=0
+bad=0
+for p in $progs; do
+    log=$out/$p.log
+    start=$(date +%s)
+    case $mode in
+    asan)
+        ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:exitcode=86} \
+            UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+            "$out/$p" >"$log" 2>&1
+        rc=$?
+        ;;
+    valgrind)
+        WSNATIVE_TEST_SLOW=1 valgrind --quiet --error-exitcode=99 --leak-check=full \
+            --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+            --suppressions="$root/tests-c/valgrind.supp" \
+            "$out/$p" >"$log" 2>&1
+        rc=$?
+        ;;
+    plain)
+        "$out/$p" >"$log" 2>&1
+        rc=$?
+        ;;
+    esac
+    secs=$(($(date +%s) - start))
+    summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+    if [ -n "$summary" ]; then
+        np=${summary%% passed*}
+        nf=${summary#* passed, }
+        nf=${nf%% failed}
+    else
+        np=0
+        nf=0
+        summary="no summary line"
+    fi
+    note=""
+    if [ "$rc" -ne 0 ] && [ "$nf" -eq 0 ]; then
+        # Every test passed but the process did not exit cleanly: a
+        # sanitizer or valgrind report, or a crash. Count it as a failure.
+        nf=1
+        case $rc in
+        86) note=" + AddressSanitizer/LeakSanitizer report" ;;
+        99) note=" + valgrind errors" ;;
+        *) note=" + exit status $rc" ;;
+        esac
+    fi
+    total_pass=$((total_pass + np))
+    total_fail=$((total_fail + nf))
+    printf '%-14s %s%s (%ss)\n' "$p:" "$summary" "$note" "$secs"
+    if [ "$rc" -ne 0 ]; then
+        bad=1
+        echo "---- $log ----"
+        cat "$log"
+        echo "----"
+    fi
+done
+echo "$total_pass passed, $total_fail failed"
+[ $bad -eq 0 ] && [ $total_fail -eq 0 ]
