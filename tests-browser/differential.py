@@ -30,46 +30,56 @@ import time
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-# Scenario name -> client options (same for both clients).
-SCENARIOS = {
-    "normal": {},
-    "close-no-code": {},
-    "drop": {},
-    "linger": {},
-    "early-frames": {},
-    "http10": {},
-    "fragmented": {},
-    "ping": {},
-    "client-close": {"close": [4000, "bye"]},
-    "protocol-selected": {"protocol": "chat"},
-    "protocol-missing": {"protocol": "chat"},
-    "protocol-unrequested": {},
-    "extension-unoffered": {},
-    "bad-accept": {},
-    "status-404": {},
-    "redirect": {},
-    "invalid-utf8": {},
-    "masked-frame": {},
-    "reserved-opcode": {},
-    "rsv1": {},
-    "data-after-close": {},
-    "long-ping": {},
-    "close-1-byte": {},
-    "trickle": {},
-    "close-before-response": {},
-    "garbage-response": {},
-    "bad-upgrade": {},
-    "no-connection-header": {},
-    "close-reason-invalid-utf8": {},
-    "close-code-2999": {},
-    "binary-and-empty": {},
+# Scenario name -> (client options, the rule it checks). Every scenario is
+# played by the raw server in Server.scenario and run by every client.
+CASES = {
+    "normal": ({}, "open, message, server Close 1000+reason: clean close with the server's code and reason"),
+    "close-no-code": ({}, "a Close frame without status: close 1005, clean; the client echoes an empty Close"),
+    "drop": ({}, "TCP dropped without Close after a message: message delivered, close 1006, no error"),
+    "linger": ({}, "server Close then TCP kept open: the client closes TCP (after 2 s), still clean"),
+    "early-frames": ({}, "frames in the same packet as the 101 response are delivered"),
+    "http10": ({}, "an HTTP/1.0 101 response is accepted"),
+    "fragmented": ({}, "fragments with a ping between them: one reassembled message, the ping answered"),
+    "ping": ({}, "a ping is answered with a pong carrying the same payload"),
+    "client-close": ({"close": [4000, "bye"]}, "close(4000, 'bye'): that Close on the wire; messages "
+                     "arriving after close() are not delivered; the server's code reported"),
+    "protocol-selected": ({"protocol": "chat"}, "the selected subprotocol is exposed after open"),
+    "protocol-missing": ({"protocol": "chat"}, "a subprotocol offered and none selected: connection failed"),
+    "protocol-unrequested": ({}, "a subprotocol selected though none was offered: connection failed"),
+    "extension-unoffered": ({}, "an extension accepted that was not offered: connection failed"),
+    "bad-accept": ({}, "a wrong Sec-WebSocket-Accept: connection failed"),
+    "status-404": ({}, "a status other than 101: connection failed"),
+    "redirect": ({}, "a 302 is not followed: connection failed"),
+    "invalid-utf8": ({}, "invalid UTF-8 in a text frame: fail, Close 1007 (Chromium 1002: documented)"),
+    "utf8-split-invalid": ({}, "a UTF-8 sequence broken across fragments: fail (1007)"),
+    "masked-frame": ({}, "a masked frame from the server: fail, Close 1002"),
+    "reserved-opcode": ({}, "a reserved opcode: fail, Close 1002"),
+    "rsv1": ({}, "RSV1 without a negotiated extension: fail, Close 1002"),
+    "data-after-close": ({}, "a data frame after the server's Close: fail"),
+    "long-ping": ({}, "a control frame over 125 bytes: fail, Close 1002"),
+    "fragmented-ping": ({}, "a fragmented control frame: fail, Close 1002"),
+    "close-1-byte": ({}, "a Close payload of 1 byte: fail, Close 1002"),
+    "non-minimal-length": ({}, "a 16-bit length encoding a value under 126: fail, Close 1002"),
+    "length-top-bit": ({}, "a 64-bit length with its top bit set: fail, Close 1002"),
+    "continuation-first": ({}, "a continuation frame with nothing to continue: fail, Close 1002"),
+    "text-inside-fragmented": ({}, "a new text frame inside a fragmented message: fail, Close 1002"),
+    "trickle": ({}, "handshake, frames and Close arriving one byte at a time: all works"),
+    "close-before-response": ({}, "TCP closed before any response: connection failed"),
+    "garbage-response": ({}, "a response that is not HTTP: connection failed"),
+    "bad-upgrade": ({}, "Upgrade: h2c: connection failed"),
+    "no-connection-header": ({}, "no Connection: Upgrade: connection failed"),
+    "close-reason-invalid-utf8": ({}, "a Close reason that is not UTF-8: fail (1007; Chromium 1002: documented)"),
+    "close-code-2999": ({}, "an invalid close code: wsnative fails with 1002, Chromium accepts (documented)"),
+    "binary-and-empty": ({}, "binary bytes 00..ff and empty text/binary messages arrive exactly"),
 }
+SCENARIOS = {name: opts for name, (opts, _rule) in CASES.items()}
 
 # (scenario, observation key) -> (chromium value, wsnative value): documented
 # differences (README, "Deliberate differences from the browser").
 ALLOWED_WIRE_DIFFERENCES = {
     ("invalid-utf8", "client_close_code"): (1002, 1007),
     ("close-reason-invalid-utf8", "client_close_code"): (1002, 1007),
+    ("utf8-split-invalid", "client_close_code"): (1002, 1007),
     # Chromium lets invalid close codes through and echoes them; wsnative
     # fails the connection with 1002 (RFC 6455 7.4, Autobahn 7.9.*).
     ("close-code-2999", "client_close_code"): (2999, 1002),
@@ -317,6 +327,24 @@ class Server:
             await until_close()
         elif name == "close-code-2999":
             writer.write(close_frame(2999))
+            await until_close()
+        elif name == "utf8-split-invalid":
+            writer.write(frame(1, b"ok\xe2\x82", fin=False) + frame(0, b"x"))
+            await until_close()
+        elif name == "fragmented-ping":
+            writer.write(frame(9, b"p", fin=False))
+            await until_close()
+        elif name == "non-minimal-length":
+            writer.write(bytes([0x81, 126, 0, 2]) + b"ok")
+            await until_close()
+        elif name == "length-top-bit":
+            writer.write(bytes([0x82, 127]) + (1 << 63).to_bytes(8, "big"))
+            await until_close()
+        elif name == "continuation-first":
+            writer.write(frame(0, b"x"))
+            await until_close()
+        elif name == "text-inside-fragmented":
+            writer.write(frame(1, b"a", fin=False) + frame(1, b"b"))
             await until_close()
         elif name == "binary-and-empty":
             writer.write(frame(2, bytes([0, 1, 2, 255])) + frame(1, b"") + frame(2, b"") + close_frame(1000))
