@@ -226,3 +226,33 @@ fn a_black_hole_fails_by_the_connect_timeout() {
     assert!(waited >= Duration::from_millis(350) && waited < Duration::from_secs(5), "{waited:?}");
     wait_no_live_connections();
 }
+
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+#[test]
+fn memory_returns_to_its_baseline_after_faults() {
+    let server = TestServer::start(Mode::Echo);
+    let cycle = |i: usize| {
+        let p = proxy(server.addr(), Fault::CutServerAfter(100 + (i * 37) % 600));
+        let r = open(&format!("{}/count/3/200", p.url_base), &[], Options::default());
+        let ev = r.until_close();
+        assert_eq!(ev.iter().filter(|e| matches!(e, Event::Close { .. })).count(), 1);
+    };
+    for i in 0..50 {
+        cycle(i); // warm-up: allocator pools, runtime threads
+    }
+    wait_no_live_connections();
+    let before = rss_bytes();
+    for i in 0..300 {
+        cycle(i);
+    }
+    wait_no_live_connections();
+    let grown = rss_bytes().saturating_sub(before);
+    eprintln!("300 faulted connections: RSS +{grown} bytes");
+    // A leak of 7 KiB per connection would cross this.
+    assert!(grown < 2 * 1024 * 1024, "RSS grew {grown} bytes over 300 faulted connections");
+}
