@@ -1,0 +1,618 @@
+#!/usr/bin/env python3
+"""Runs the wsnative benchmark: every client against the same fastwebsockets
+server on loopback, server and client pinned to different cores, several
+runs each; writes bench/results/latest.json and latest.md and prints the
+table. `make bench` builds everything first; see bench/README.md.
+
+Usage: python3 bench/run.py [--runs N] [--slow-runs N] [--quick]
+                            [--clients id,id] [--workloads W1,W2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RELEASE = ROOT / "target" / "release"
+BUILD = ROOT / "build" / "bench"
+CLIENTS_DIR = BENCH / "clients"
+VENV_PY = BENCH / ".venv" / "bin" / "python"
+RESULTS = BENCH / "results"
+
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5"]
+# Default sizes: W1 20,000 round trips of 32 B; W2/W3 1,000,000 x 64 B;
+# W4 64 x 16 MiB; W5 2,000 connections.
+DEFAULT_N = {"W1": 20_000, "W2": 1_000_000, "W3": 1_000_000, "W4": 64, "W5": 2_000}
+SIZE = {"W1": 32, "W2": 64, "W3": 64, "W4": 16 << 20, "W5": 32}
+
+# (key in the client's JSON line, column title, higher_is_better, format)
+METRICS: Dict[str, List[Tuple[str, str, bool, str]]] = {
+    "W1": [("p50_us", "W1 p50 µs", False, "lat"), ("p99_us", "W1 p99 µs", False, "lat")],
+    "W2": [("msgs_per_s", "W2 recv msg/s", True, "rate")],
+    "W3": [("msgs_per_s", "W3 send msg/s", True, "rate")],
+    "W4": [("mib_per_s", "W4 MiB/s", True, "mib")],
+    "W5": [("open_seconds", "W5 open s", False, "sec"), ("kib_per_conn", "W5 KiB/conn", False, "kib")],
+}
+
+
+@dataclass
+class Client:
+    id: str
+    label: str
+    group: str  # "ref", "c", "python-wsnative", "python"
+    cmd: List[str]
+    slow: bool = False
+    workloads: List[str] = field(default_factory=lambda: list(WORKLOADS))
+    n: Dict[str, int] = field(default_factory=dict)  # per-workload overrides
+    raw: bool = False  # talks to the raw TCP port
+    missing: str = ""  # why it cannot run, if it cannot
+
+
+def pkg_version(py: Path, name: str) -> str:
+    try:
+        out = subprocess.run(
+            [str(py), "-c", f"import importlib.metadata as m; print(m.version({name!r}))"],
+            capture_output=True, text=True, timeout=30,
+        )
+        return out.stdout.strip() or "?"
+    except Exception:
+        return "?"
+
+
+def lws_version() -> str:
+    try:
+        return subprocess.run(["pkg-config", "--modversion", "libwebsockets"], capture_output=True, text=True).stdout.strip().rstrip("-")
+    except Exception:
+        return "?"
+
+
+def lock_version(crate: str) -> str:
+    m = re.search(r'name = "%s"\nversion = "([^"]+)"' % re.escape(crate), (ROOT / "Cargo.lock").read_text())
+    return m.group(1) if m else "?"
+
+
+def make_clients() -> List[Client]:
+    py = str(VENV_PY)
+    slow_n = {"W2": 200_000, "W3": 100_000, "W4": 16}
+    have_venv = VENV_PY.exists()
+    ws_v = pkg_version(VENV_PY, "websockets") if have_venv else "?"
+    wc_v = pkg_version(VENV_PY, "websocket-client") if have_venv else "?"
+    ah_v = pkg_version(VENV_PY, "aiohttp") if have_venv else "?"
+    clients = [
+        Client("raw-tcp", "Raw TCP, blocking sockets (physical reference)", "ref", [str(RELEASE / "bench-rawtcp")], raw=True),
+        Client("ws-bound", "WebSocket bound: pre-masked frames, no client work (W4 only)", "ref",
+               [str(RELEASE / "bench-rawtcp"), "--ws"], workloads=["W4"]),
+        Client("rust", f"Rust tokio-tungstenite {lock_version('tokio-tungstenite')} (feed+flush)", "ref",
+               [str(RELEASE / "bench-tungstenite")]),
+        Client("wsnative-c", "wsnative, C ABI (immediate dispatch)", "c", [str(BUILD / "wsnative_c")]),
+        Client("wsnative-c-queued", "wsnative, C ABI (queued, ws_poll)", "c",
+               [str(BUILD / "wsnative_c"), "--mode", "queued"], workloads=["W1"]),
+        Client("lws", f"libwebsockets {lws_version()} (C)", "c", [str(BUILD / "lws_client")],
+               n={"W3": 200_000, "W4": 16}),
+        Client("wsnative-py-sync", "wsnative Python, connect() (blocking)", "python-wsnative",
+               [py, str(CLIENTS_DIR / "py_wsnative.py"), "--api", "sync"]),
+        Client("wsnative-py-async", "wsnative Python, connect_async() (asyncio)", "python-wsnative",
+               [py, str(CLIENTS_DIR / "py_wsnative.py"), "--api", "async"]),
+        Client("wsnative-py-browser", "wsnative Python, WebSocket + onmessage", "python-wsnative",
+               [py, str(CLIENTS_DIR / "py_wsnative.py"), "--api", "browser"]),
+        Client("websockets-asyncio", f"websockets {ws_v} (asyncio)", "python",
+               [py, str(CLIENTS_DIR / "py_websockets_asyncio.py")], slow=True, n=dict(slow_n)),
+        Client("websockets-sync", f"websockets {ws_v} (sync, threads)", "python",
+               [py, str(CLIENTS_DIR / "py_websockets_sync.py")], slow=True, n=dict(slow_n)),
+        Client("websocket-client", f"websocket-client {wc_v}", "python",
+               [py, str(CLIENTS_DIR / "py_websocket_client.py")], slow=True, n=dict(slow_n)),
+        Client("aiohttp", f"aiohttp {ah_v}", "python", [py, str(CLIENTS_DIR / "py_aiohttp.py")], slow=True, n=dict(slow_n)),
+    ]
+    for c in clients:
+        exe = Path(c.cmd[0])
+        if not exe.exists():
+            c.missing = f"{exe.relative_to(ROOT) if exe.is_relative_to(ROOT) else exe} not built"
+        elif c.group == "python-wsnative":
+            r = subprocess.run([py, "-c", "import wsnative"], capture_output=True, text=True)
+            if r.returncode:
+                c.missing = "wsnative Python package not installed: " + (r.stderr.strip().splitlines() or ["?"])[-1]
+    return clients
+
+
+# --- machine and noise ---
+
+
+def machine_info() -> Dict[str, object]:
+    info: Dict[str, object] = {}
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for key in ("Model name", "Hypervisor vendor", "Thread(s) per core", "L3 cache"):
+            m = re.search(rf"^{re.escape(key)}:\s*(.+)$", lscpu, re.M)
+            if m:
+                info[key.lower().replace(" ", "_").replace("(s)", "s")] = m.group(1).strip()
+    except Exception:
+        pass
+    info["cpus"] = os.cpu_count()
+    mem = Path("/proc/meminfo").read_text()
+    m = re.search(r"MemTotal:\s*(\d+)", mem)
+    info["memory_gib"] = round(int(m.group(1)) / 1024 / 1024, 1) if m else None
+    info["kernel"] = platform.release()
+    try:
+        osr = Path("/etc/os-release").read_text()
+        m = re.search(r'PRETTY_NAME="([^"]+)"', osr)
+        info["os"] = m.group(1) if m else "?"
+    except Exception:
+        pass
+    info["python"] = platform.python_version()
+    try:
+        info["rustc"] = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    except Exception:
+        pass
+    try:
+        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain"], capture_output=True, text=True).stdout.strip()
+        info["commit"] = rev + ("+uncommitted changes" if dirty else "")
+    except Exception:
+        pass
+    info["fastwebsockets"] = lock_version("fastwebsockets")
+    return info
+
+
+def cpu_busy_ticks() -> Tuple[int, int]:
+    """(busy, total) jiffies over every CPU, from /proc/stat."""
+    f = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    v = [int(x) for x in f]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    total = sum(v[:8])
+    return total - idle, total
+
+
+def own_cpu_seconds() -> float:
+    s = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+def loadavg() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+# --- running ---
+
+
+class Server:
+    def __init__(self, core: int):
+        exe = RELEASE / "wsnative-bench-server"
+        if not exe.exists():
+            sys.exit(f"{exe} not built: run `make bench`")
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", str(core), str(exe)], stdout=subprocess.PIPE, text=True, preexec_fn=raise_nofile
+        )
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        m = re.match(r"READY ws=(\d+) raw=(\d+)", line)
+        if not m:
+            self.proc.kill()
+            sys.exit(f"the benchmark server did not start: {line!r}")
+        self.ws_port, self.raw_port = int(m.group(1)), int(m.group(2))
+
+    def cpu_seconds(self) -> float:
+        try:
+            f = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+        except Exception:
+            return 0.0
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def raise_nofile() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(max(soft, 16384), hard) if hard != resource.RLIM_INFINITY else max(soft, 16384)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    except (ValueError, OSError):
+        pass
+
+
+def url_for(c: Client, w: str, n: int, server: Server) -> str:
+    if c.raw:
+        return f"tcp://127.0.0.1:{server.raw_port}"
+    path = {"W1": "/echo", "W2": f"/send/{n}/{SIZE['W2']}", "W3": f"/count/{n}", "W4": "/echo", "W5": "/echo"}[w]
+    return f"ws://127.0.0.1:{server.ws_port}{path}"
+
+
+def run_one(c: Client, w: str, n: int, server: Server, core: int, timeout: float) -> Dict[str, object]:
+    cmd = ["taskset", "-c", str(core), *c.cmd, "--workload", w, "--url", url_for(c, w, n, server),
+           "--n", str(n), "--size", str(SIZE[w])]
+    t = time.monotonic()
+    load = loadavg()
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, preexec_fn=raise_nofile, cwd=ROOT)
+        out, err, rc = p.stdout, p.stderr, p.returncode
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        err, rc = f"timed out after {timeout:.0f} s", -1
+    wall = time.monotonic() - t
+    line = next((l for l in reversed(out.splitlines()) if l.startswith("{")), None)
+    res: Dict[str, object]
+    try:
+        res = json.loads(line) if line else {}
+    except json.JSONDecodeError:
+        res = {}
+    if not res:
+        tail = (err.strip().splitlines() or ["no output"])[-1]
+        res = {"ok": False, "error": f"exit {rc}: {tail}"}
+    elif rc != 0 and res.get("ok"):
+        res = {"ok": False, "error": f"exit {rc} after reporting"}
+    res["wall_s"] = round(wall, 3)
+    res["loadavg_1m"] = load
+    return res
+
+
+def summarize(values: List[float]) -> Dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": len(values)}
+
+
+# --- formatting ---
+
+
+def fmt(v: Optional[float], kind: str) -> str:
+    if v is None:
+        return "–"
+    if kind == "rate":
+        return f"{v / 1e6:.2f} M" if v >= 1e6 else f"{v / 1e3:.0f} k"
+    if kind == "lat":
+        return f"{v:.1f}" if v < 1000 else f"{v:,.0f}"
+    if kind == "mib":
+        return f"{v:,.0f}"
+    if kind == "sec":
+        return f"{v:.3f}"
+    if kind == "kib":
+        return f"{v:.1f}"
+    return f"{v:g}"
+
+
+def fmt_ratio(r: Optional[float]) -> str:
+    return "–" if r is None else f"×{r:.2f}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=5, help="runs of each fast client (default 5)")
+    ap.add_argument("--slow-runs", type=int, default=3, help="runs of each pure-Python peer (default 3)")
+    ap.add_argument("--quick", action="store_true", help="1 run each, smaller workloads (a smoke test; not for the README)")
+    ap.add_argument("--clients", help="comma-separated client ids (default: all)")
+    ap.add_argument("--workloads", help="comma-separated workloads (default: W1..W5)")
+    ap.add_argument("--out", help="directory for latest.json and latest.md (default: bench/results for a "
+                    "complete run, build/bench/partial for --quick or a subset)")
+    ap.add_argument("--timeout", type=float, default=240, help="seconds allowed to one client run")
+    args = ap.parse_args()
+
+    if args.quick:
+        args.runs = args.slow_runs = 1
+    clients = make_clients()
+    if args.clients:
+        wanted = set(args.clients.split(","))
+        unknown = wanted - {c.id for c in clients}
+        if unknown:
+            sys.exit(f"unknown client ids: {', '.join(sorted(unknown))}")
+        clients = [c for c in clients if c.id in wanted or c.id in ("rust",)]
+    workloads = args.workloads.split(",") if args.workloads else WORKLOADS
+
+    cores = sorted(os.sched_getaffinity(0))
+    server_core, client_core = cores[0], cores[1] if len(cores) > 1 else cores[0]
+
+    started = datetime.datetime.now(datetime.timezone.utc)
+    t_start = time.monotonic()
+    busy0, total0 = cpu_busy_ticks()
+    own0 = own_cpu_seconds()
+    load_start = Path("/proc/loadavg").read_text().split()[:3]
+
+    server = Server(server_core)
+    print(f"server: fastwebsockets {lock_version('fastwebsockets')} on core {server_core} "
+          f"(ws port {server.ws_port}, raw TCP port {server.raw_port}); clients on core {client_core}", flush=True)
+
+    raw_runs: Dict[str, Dict[str, List[Dict[str, object]]]] = {c.id: {w: [] for w in workloads} for c in clients}
+    max_runs = max(args.runs, args.slow_runs)
+    try:
+        for rep in range(max_runs):
+            for c in clients:
+                if c.missing or rep >= (args.slow_runs if c.slow else args.runs):
+                    continue
+                for w in workloads:
+                    if w not in c.workloads:
+                        continue
+                    n = c.n.get(w, DEFAULT_N[w])
+                    if args.quick:
+                        n = {"W1": 2_000, "W2": min(n, 100_000), "W3": min(n, 100_000), "W4": 4, "W5": 200}[w]
+                    res = run_one(c, w, n, server, client_core, args.timeout)
+                    raw_runs[c.id][w].append(res)
+                    status = "ok " if res.get("ok") else "FAIL"
+                    brief = ", ".join(f"{k}={fmt(res.get(k), kind)}" for k, _, _, kind in METRICS[w] if k in res)
+                    print(f"  run {rep + 1} {c.id:<20} {w} {status} {brief or res.get('error', '')} "
+                          f"({res['wall_s']:.1f} s)", flush=True)
+    finally:
+        server_cpu = server.cpu_seconds()
+        server.stop()
+
+    wall = time.monotonic() - t_start
+    busy1, total1 = cpu_busy_ticks()
+    own1 = own_cpu_seconds()
+    hz = os.sysconf("SC_CLK_TCK")
+    ncpu = len(cores)
+    all_busy_s = (busy1 - busy0) / hz
+    ours_s = own1 - own0  # orchestrator + every client + the server (waited for)
+    others_s = max(0.0, all_busy_s - ours_s)
+    loads = [r["loadavg_1m"] for cr in raw_runs.values() for rs in cr.values() for r in rs]
+    noise = {
+        "wall_seconds": round(wall, 1),
+        "cpu_busy_seconds_all_processes": round(all_busy_s, 1),
+        "cpu_seconds_benchmark": round(ours_s, 1),
+        "cpu_seconds_server": round(server_cpu, 1),
+        "cpu_seconds_other_processes": round(others_s, 1),
+        "other_processes_share_of_machine": round(others_s / (wall * ncpu), 3) if wall else None,
+        "loadavg_at_start": load_start,
+        "loadavg_at_end": Path("/proc/loadavg").read_text().split()[:3],
+        "loadavg_1m_during_runs": {"min": min(loads), "median": statistics.median(loads), "max": max(loads)} if loads else {},
+    }
+
+    # --- aggregate ---
+    results: Dict[str, Dict[str, object]] = {}
+    for c in clients:
+        entry: Dict[str, object] = {"label": c.label, "group": c.group}
+        if c.missing:
+            entry["missing"] = c.missing
+        per_w: Dict[str, object] = {}
+        for w in workloads:
+            runs = raw_runs[c.id][w]
+            if not runs:
+                continue
+            ok = [r for r in runs if r.get("ok")]
+            metrics = {}
+            for key, _, _, _ in METRICS[w]:
+                vals = [float(r[key]) for r in ok if key in r]
+                if vals:
+                    metrics[key] = summarize(vals)
+            per_w[w] = {
+                "n": c.n.get(w, DEFAULT_N[w]) if not args.quick else runs[0].get("n"),
+                "metrics": metrics,
+                "errors": [r.get("error") for r in runs if not r.get("ok")],
+                "runs": runs,
+            }
+        entry["workloads"] = per_w
+        results[c.id] = entry
+
+    def med(cid: str, w: str, key: str) -> Optional[float]:
+        try:
+            return results[cid]["workloads"][w]["metrics"][key]["median"]  # type: ignore[index]
+        except (KeyError, TypeError):
+            return None
+
+    def ratio(cid: str, w: str, key: str, ref: str = "rust") -> Optional[float]:
+        a, b = med(cid, w, key), med(ref, w, key)
+        return a / b if a is not None and b else None
+
+    for cid, entry in results.items():
+        for w, wd in entry.get("workloads", {}).items():  # type: ignore[union-attr]
+            for key in wd["metrics"]:
+                wd["metrics"][key]["ratio_to_rust"] = ratio(cid, w, key)
+                if w == "W4":
+                    wd["metrics"][key]["ratio_to_raw_tcp"] = ratio(cid, w, key, "raw-tcp")
+                    wd["metrics"][key]["ratio_to_ws_bound"] = ratio(cid, w, key, "ws-bound")
+
+    targets = evaluate_targets(results, med, ratio)
+    doc = {
+        "started_utc": started.isoformat(timespec="seconds"),
+        "command": "make bench",
+        "machine": machine_info(),
+        "pinning": {"server_core": server_core, "client_core": client_core},
+        "runs": {"fast_clients": args.runs, "pure_python_peers": args.slow_runs, "quick": args.quick},
+        "noise": noise,
+        "workloads": {w: {"default_n": DEFAULT_N[w], "size": SIZE[w]} for w in workloads},
+        "results": results,
+        "targets": targets,
+    }
+    complete = not args.quick and not args.clients and not args.workloads
+    out = Path(args.out) if args.out else (RESULTS if complete else BUILD / "partial")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(doc, indent=1) + "\n")
+    md = render_markdown(doc, clients, workloads, med, ratio)
+    (out / "latest.md").write_text(md)
+    print()
+    print(md)
+    print(f"wrote {out / 'latest.json'} and {out / 'latest.md'}")
+    if complete and out.resolve() == RESULTS.resolve():
+        update_readme(md)
+        print(f"updated the latest run in {BENCH / 'README.md'}")
+    return 0
+
+
+def update_readme(md: str) -> None:
+    """Replaces the README's latest-run section with this run's table."""
+    readme = BENCH / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- latest-run:start -->", "<!-- latest-run:end -->"
+    if start not in text or end not in text:
+        return
+    body = md.split("\n", 1)[1].strip()  # drop the "# ..." title
+    body = body.replace("\n## ", "\n### ")
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    readme.write_text(f"{head}{start}\n{body}\n{end}{tail}")
+
+
+def evaluate_targets(results, med, ratio) -> List[Dict[str, object]]:
+    """The issue's targets, checked on the medians of this run."""
+    t: List[Dict[str, object]] = []
+
+    def add(who: str, what: str, value: Optional[float], limit: float, ok_if_below: bool, unit: str) -> None:
+        if value is None:
+            t.append({"client": who, "target": what, "value": None, "met": None})
+            return
+        met = value <= limit if ok_if_below else value >= limit
+        t.append({"client": who, "target": what, "value": round(value, 4), "limit": limit, "unit": unit, "met": met})
+
+    if "wsnative-c" in results:
+        add("wsnative-c", "W1 p50 ≤ 1.05 × Rust", ratio("wsnative-c", "W1", "p50_us"), 1.05, True, "×")
+        add("wsnative-c", "W2 ≥ 0.9 × Rust", ratio("wsnative-c", "W2", "msgs_per_s"), 0.9, False, "×")
+        add("wsnative-c", "W3 ≥ 0.9 × Rust", ratio("wsnative-c", "W3", "msgs_per_s"), 0.9, False, "×")
+        add("wsnative-c", "W4 ≥ 0.95 × raw TCP", ratio("wsnative-c", "W4", "mib_per_s", "raw-tcp"), 0.95, False, "×")
+        t.append({"client": "(for W4)", "target": "Rust tokio-tungstenite vs raw TCP, for comparison",
+                  "value": ratio("rust", "W4", "mib_per_s", "raw-tcp"), "unit": "×", "met": None, "info": True})
+        t.append({"client": "(for W4)", "target": "WebSocket bound vs raw TCP, for comparison",
+                  "value": ratio("ws-bound", "W4", "mib_per_s", "raw-tcp"), "unit": "×", "met": None, "info": True})
+        add("wsnative-c", "W5 ≤ 11 KiB per connection", med("wsnative-c", "W5", "kib_per_conn"), 11, True, "KiB")
+    peers = [cid for cid, e in results.items() if e["group"] == "python" and not e.get("missing")]
+    for cid, e in results.items():
+        if e["group"] != "python-wsnative" or e.get("missing"):
+            continue
+        add(cid, "W1 p50 ≤ 1.5 × Rust", ratio(cid, "W1", "p50_us"), 1.5, True, "×")
+        add(cid, "W2 ≥ 3,000,000 msg/s", med(cid, "W2", "msgs_per_s"), 3e6, False, "msg/s")
+        add(cid, "W3 ≥ 2,000,000 msg/s", med(cid, "W3", "msgs_per_s"), 2e6, False, "msg/s")
+        add(cid, "W4 ≥ 0.8 × Rust", ratio(cid, "W4", "mib_per_s"), 0.8, False, "×")
+        worse = []
+        for w, metrics in METRICS.items():
+            for key, title, higher, _ in metrics:
+                mine = med(cid, w, key)
+                for p in peers:
+                    theirs = med(p, w, key)
+                    if mine is None or theirs is None:
+                        continue
+                    if (mine <= theirs) if higher else (mine >= theirs):
+                        worse.append(f"{title} vs {p}")
+        t.append({"client": cid, "target": "every figure better than every other Python client",
+                  "met": not worse, "not_better_on": worse})
+    return t
+
+
+def render_markdown(doc, clients: List[Client], workloads: List[str], med, ratio) -> str:
+    m = doc["machine"]
+    nz = doc["noise"]
+    lines = [
+        "# wsnative benchmark: latest run",
+        "",
+        f"Run {doc['started_utc']} with `make bench` (commit {m.get('commit', '?')}).",
+        "",
+        f"Machine: {m.get('model_name', '?')}, {m.get('cpus')} CPUs"
+        + (f" ({m['hypervisor_vendor']} VM)" if m.get("hypervisor_vendor") else "")
+        + f", {m.get('memory_gib')} GiB, {m.get('os', '?')}, Linux {m.get('kernel')}, {m.get('rustc', '?')}, "
+        f"Python {m.get('python')}. Server: fastwebsockets {m.get('fastwebsockets')} on a current-thread tokio "
+        f"runtime pinned to core {doc['pinning']['server_core']}; every client pinned to core "
+        f"{doc['pinning']['client_core']}; loopback.",
+        "",
+        f"Runs: {doc['runs']['fast_clients']} per fast client, {doc['runs']['pure_python_peers']} per pure-Python peer. "
+        "The summary gives the **median** of the runs and, after **×**, its ratio to the median of the Rust "
+        "tokio-tungstenite client of the same run (µs, seconds and KiB: lower is better; msg/s and MiB/s: higher "
+        "is better); the detail tables below add the min–max spread.",
+        "",
+        f"**Noise:** other processes used {nz['cpu_seconds_other_processes']} CPU-seconds during the "
+        f"{nz['wall_seconds']} s run ({100 * (nz['other_processes_share_of_machine'] or 0):.0f} % of the machine); "
+        f"1-minute load average {nz['loadavg_1m_during_runs'].get('min', '?')}–"
+        f"{nz['loadavg_1m_during_runs'].get('max', '?')} during the runs. "
+        "Absolute figures on a shared 2-core VM are noisy; ratios within one run are more stable.",
+        "",
+    ]
+    if doc["runs"]["quick"]:
+        lines += ["**Quick mode (smoke test): 1 run each, reduced workloads. Not a measurement.**", ""]
+
+    # Summary matrix.
+    cols = [(w, key, title, kind) for w in workloads for key, title, _, kind in METRICS[w]]
+    lines.append("| Client | " + " | ".join(title for _, _, title, _ in cols) + " |")
+    lines.append("|---|" + "---:|" * len(cols))
+    for c in clients:
+        if c.missing:
+            lines.append(f"| {c.label} | " + " | ".join(["n/a"] * len(cols)) + " |")
+            continue
+        cells = []
+        for w, key, _, kind in cols:
+            wd = doc["results"][c.id]["workloads"].get(w)
+            if w not in c.workloads or wd is None:
+                cells.append("")
+                continue
+            v = med(c.id, w, key)
+            if v is None:
+                cells.append("FAIL")
+                continue
+            r = ratio(c.id, w, key)
+            star = "*" if w in c.n else ""
+            cells.append(f"{fmt(v, kind)}{star} {fmt_ratio(r) if c.id != 'rust' else ''}".strip())
+        lines.append(f"| {c.label} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "\\* fewer messages than the default for this slow client (rate reported per second): "
+        + "; ".join(
+            f"{c.id}: " + ", ".join(f"{w} {c.n[w]:,}" for w in sorted(c.n) if w in workloads)
+            for c in clients if c.n and not c.missing
+        )
+        + ".",
+        "",
+    ]
+
+    # Detail per metric.
+    lines += ["## Detail (median, min–max, runs)", ""]
+    for w in workloads:
+        for key, title, higher, kind in METRICS[w]:
+            extra = " | vs raw TCP | vs WS bound" if w == "W4" else ""
+            lines.append(f"**{title}** ({'higher' if higher else 'lower'} is better)")
+            lines.append("")
+            lines.append(f"| Client | median | min–max | runs | n | vs Rust{extra} |")
+            lines.append("|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if extra else ""))
+            for c in clients:
+                wd = doc["results"].get(c.id, {}).get("workloads", {}).get(w)
+                if c.missing or w not in c.workloads or wd is None:
+                    continue
+                s = wd["metrics"].get(key)
+                if not s:
+                    err = (wd["errors"] or ["failed"])[0]
+                    lines.append(f"| {c.label} | FAIL: {str(err)[:80]} | | | | |" + (" | |" if extra else ""))
+                    continue
+                fails = f" ({len(wd['errors'])} failed)" if wd["errors"] else ""
+                row = (f"| {c.label} | {fmt(s['median'], kind)} | {fmt(s['min'], kind)}–{fmt(s['max'], kind)} | "
+                       f"{s['runs']}{fails} | {wd['n']:,} | {fmt_ratio(s.get('ratio_to_rust'))} |")
+                if extra:
+                    row += f" {fmt_ratio(s.get('ratio_to_raw_tcp'))} | {fmt_ratio(s.get('ratio_to_ws_bound'))} |"
+                lines.append(row)
+            lines.append("")
+
+    # Targets.
+    lines += ["## Targets (from the issue), on this run's medians", "", "| Client | Target | Value | Met |", "|---|---|---:|:---:|"]
+    for t in doc["targets"]:
+        if "not_better_on" in t:
+            val = "all better" if t["met"] else "not better on: " + ", ".join(t["not_better_on"][:8]) + (
+                " …" if len(t["not_better_on"]) > 8 else "")
+        elif t.get("value") is None:
+            val = "no data"
+        elif t["unit"] == "msg/s":
+            val = f"{t['value'] / 1e6:.2f} M msg/s"
+        elif t["unit"] == "KiB":
+            val = f"{t['value']:.1f} KiB"
+        else:
+            val = f"×{t['value']:.3f}"
+        met = "(info)" if t.get("info") else {True: "yes", False: "**no**", None: "?"}[t["met"]]
+        lines.append(f"| {t['client']} | {t['target']} | {val} | {met} |")
+    lines += ["", "Reproduce: `make bench` at the repository root (4 to 7 minutes here, builds included; see bench/README.md).", ""]
+    missing = [c for c in clients if c.missing]
+    if missing:
+        lines += ["Not run: " + "; ".join(f"{c.label}: {c.missing}" for c in missing), ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
