@@ -227,12 +227,6 @@ fn a_black_hole_fails_by_the_connect_timeout() {
     wait_no_live_connections();
 }
 
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
-}
-
 #[test]
 fn memory_returns_to_its_baseline_after_faults() {
     let server = TestServer::start(Mode::Echo);

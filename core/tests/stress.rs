@@ -196,12 +196,6 @@ fn two_thousand_then_ten_thousand_concurrent_connections() {
     concurrent(10_000);
 }
 
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
-}
-
 /// A server that stops reading: bufferedAmount grows by exactly what the
 /// application sends, memory stays bounded by that (no copies pile up), and
 /// everything drains once the server reads again.

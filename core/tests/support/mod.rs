@@ -224,6 +224,13 @@ pub fn is_error(e: &Event) -> bool {
     matches!(e, Event::Error { .. })
 }
 
+/// This process's resident memory, in bytes.
+pub fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
 /// A channel-based gate so a server script can wait for the test.
 pub fn gate() -> (mpsc::Sender<()>, mpsc::Receiver<()>) {
     mpsc::channel()
