@@ -292,33 +292,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
     /// the close timer at once, even while earlier data is still queued.
     fn take_commands(&mut self, cx: &mut Context<'_>) {
         while self.cmds_open {
-            match self.cmds.poll_recv(cx) {
-                Poll::Ready(Some(cmd)) => {
-                    match &cmd {
-                        Command::Send(..) => {}
-                        Command::Shutdown { deadline } => {
-                            let d = (*deadline).min(self.close_timeout);
-                            if self.phase == Phase::Open || self.timer.is_none() {
-                                self.arm(d);
-                            }
-                        }
-                        _ => {
-                            if self.phase == Phase::Open && self.timer.is_none() {
-                                self.arm(self.close_timeout);
-                            }
-                        }
-                    }
-                    self.outbox.push_back(cmd);
-                }
+            let cmd = match self.cmds.poll_recv(cx) {
+                Poll::Ready(Some(cmd)) => cmd,
+                // Every handle is gone: the socket is released.
                 Poll::Ready(None) => {
                     self.cmds_open = false;
+                    Command::Release
+                }
+                Poll::Pending => break,
+            };
+            match &cmd {
+                Command::Send(..) => {}
+                Command::Shutdown { deadline } => {
+                    let d = (*deadline).min(self.close_timeout);
+                    if self.phase == Phase::Open || self.timer.is_none() {
+                        self.arm(d);
+                    }
+                }
+                Command::Close { .. } | Command::Release => {
                     if self.phase == Phase::Open && self.timer.is_none() {
                         self.arm(self.close_timeout);
                     }
-                    self.outbox.push_back(Command::Release);
                 }
-                Poll::Pending => break,
             }
+            self.outbox.push_back(cmd);
         }
     }
 

@@ -67,26 +67,33 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
     }
 }
 
-fn build_accepting_anything() -> Result<Arc<ClientConfig>, Error> {
+/// A client configuration: the provider's safe protocol versions, the
+/// verification step `verify` chooses, and ALPN http/1.1.
+fn build(
+    verify: impl FnOnce(
+        rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>,
+        Arc<rustls::crypto::CryptoProvider>,
+    ) -> ClientConfig,
+) -> Result<Arc<ClientConfig>, Error> {
     let p = provider();
-    let mut config = ClientConfig::builder_with_provider(Arc::clone(&p))
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&p))
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("TLS setup: {e}")))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(p)))
-        .with_no_client_auth();
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("TLS setup: {e}")))?;
+    let mut config = verify(builder, p);
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 
-fn build(roots: RootCertStore) -> Result<Arc<ClientConfig>, Error> {
-    let mut config = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("TLS setup: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+fn build_with_roots(roots: RootCertStore) -> Result<Arc<ClientConfig>, Error> {
+    build(|b, _| b.with_root_certificates(roots).with_no_client_auth())
+}
+
+fn build_accepting_anything() -> Result<Arc<ClientConfig>, Error> {
+    build(|b, p| {
+        b.dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(p)))
+            .with_no_client_auth()
+    })
 }
 
 /// Parses a PEM bundle into certificates; an error if it holds none.
@@ -109,7 +116,7 @@ pub(crate) fn client_config(ca: Option<&CaBundle>, accept_invalid: bool) -> Resu
         return build_accepting_anything();
     }
     let Some(ca) = ca else {
-        return DEFAULT.get_or_try_init(|| build(default_roots())).cloned();
+        return DEFAULT.get_or_try_init(|| build_with_roots(default_roots())).cloned();
     };
     let mut roots = if ca.exclusive { RootCertStore::empty() } else { default_roots() };
     for cert in parse_ca_pem(&ca.pem)? {
@@ -117,7 +124,7 @@ pub(crate) fn client_config(ca: Option<&CaBundle>, accept_invalid: bool) -> Resu
             Error::new(ErrorKind::InvalidOption, format!("a CA certificate is unusable: {e}"))
         })?;
     }
-    build(roots)
+    build_with_roots(roots)
 }
 
 pub(crate) async fn wrap(tcp: TcpStream, host: &str, config: Arc<ClientConfig>) -> Result<MaybeTls, String> {
