@@ -17,7 +17,7 @@ use wsnative_testserver::{Mode, TestServer};
 
 #[derive(Clone, Copy, Debug)]
 enum Fault {
-    /// Forward everything, one byte per write, both ways.
+    /// Forward the server's bytes one byte per write.
     ByteByByte,
     /// Forward `n` bytes from the server, then cut both connections.
     CutServerAfter(usize),
@@ -115,7 +115,10 @@ fn proxy(upstream: std::net::SocketAddr, fault: Fault) -> Proxy {
         let server = TcpStream::connect(upstream).unwrap();
         server.set_nodelay(true).unwrap();
         let (c2s_step, s2c_step, s2c_limit, cut) = match fault {
-            Fault::ByteByByte => (1, 1, None, false),
+            // Only the server's bytes reach the client one at a time: the
+            // test server (tungstenite) rejects a request head that arrives
+            // in more than 64 reads of under 128 bytes ("AttackAttempt").
+            Fault::ByteByByte => (4096, 1, None, false),
             Fault::CutServerAfter(n) => (4096, 4096, Some(n), true),
             Fault::Stall => (4096, 4096, None, false),
             Fault::BlackHole => unreachable!(),
