@@ -29,19 +29,14 @@ use tokio_tungstenite::WebSocketStream;
 
 type Ws<S = MaybeTls> = WebSocketStream<Guarded<S>>;
 
-/// Most messages handed to the protocol engine before one flush.
-const BATCH_MESSAGES: usize = 4096;
-/// Most payload bytes handed to the protocol engine before one flush.
-const BATCH_BYTES: u64 = 512 * 1024;
 /// Most messages delivered in one poll before yielding to other tasks.
 const READ_BUDGET: usize = 512;
 /// How long a failed connection may spend sending its Close frame.
 const FAIL_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// What the handle asks of the task.
+/// What the handle asks of the task (messages go through
+/// [`crate::outgoing::Outgoing`] instead).
 pub(crate) enum Command {
-    /// A text or binary message and its payload length.
-    Send(WsMessage, u64),
     /// `close(code, reason)`.
     Close { code: Option<u16>, reason: String },
     /// The application released the socket: close with 1001 if open.
@@ -192,15 +187,10 @@ async fn establish(
 /// Resolves when the application gives up on a connection still being
 /// established; says why.
 async fn aborted_while_connecting(cmds: &mut UnboundedReceiver<Command>) -> String {
-    loop {
-        match cmds.recv().await {
-            Some(Command::Send(..)) => continue, // cannot happen: send() refuses while CONNECTING
-            Some(Command::Close { .. }) => {
-                return "close() was called before the connection was established".into()
-            }
-            Some(Command::Release) | None => return "the socket was released while connecting".into(),
-            Some(Command::Shutdown { .. }) => return "the library was shut down while connecting".into(),
-        }
+    match cmds.recv().await {
+        Some(Command::Close { .. }) => "close() was called before the connection was established".into(),
+        Some(Command::Release) | None => "the socket was released while connecting".into(),
+        Some(Command::Shutdown { .. }) => "the library was shut down while connecting".into(),
     }
 }
 
@@ -241,7 +231,7 @@ struct OpenConnection<S> {
     cmds: UnboundedReceiver<Command>,
     cmds_open: bool,
     outbox: VecDeque<Command>,
-    /// Payload bytes handed to the engine and not yet flushed.
+    /// Payload bytes handed to the stream and not yet flushed.
     in_flight: u64,
     must_flush: bool,
     phase: Phase,
@@ -254,6 +244,7 @@ struct OpenConnection<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
     fn poll(&mut self, cx: &mut Context<'_>, em: &mut Emitter) -> Poll<End> {
+        self.shared.outgoing.register(cx.waker());
         loop {
             self.take_commands(cx);
             if let Err(end) = self.write(cx) {
@@ -302,7 +293,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                 Poll::Pending => break,
             };
             match &cmd {
-                Command::Send(..) => {}
                 Command::Shutdown { deadline } => {
                     let d = (*deadline).min(self.close_timeout);
                     if self.phase == Phase::Open || self.timer.is_none() {
@@ -319,22 +309,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
         }
     }
 
-    /// Hands queued messages to the engine in batches, one flush per batch.
+    /// Whether the previous write is complete, so that frames can be handed
+    /// to the stream without cutting into one tungstenite is writing.
+    fn idle(&self) -> bool {
+        self.in_flight == 0 && !self.must_flush
+    }
+
+    /// Hands every message sent so far to the stream, then any close
+    /// request, and flushes them together.
     fn write(&mut self, cx: &mut Context<'_>) -> Result<(), End> {
-        if self.in_flight == 0 && !self.must_flush {
-            let mut n = 0;
-            while n < BATCH_MESSAGES && self.in_flight < BATCH_BYTES {
-                let Some(cmd) = self.outbox.pop_front() else { break };
-                n += 1;
+        if self.idle() {
+            self.take_frames();
+            while let Some(cmd) = self.outbox.pop_front() {
                 match cmd {
-                    Command::Send(msg, len) => {
-                        if self.phase != Phase::Open {
-                            continue; // discarded; still counted in bufferedAmount
-                        }
-                        Pin::new(&mut self.ws).start_send(msg).map_err(|e| self.classify(e))?;
-                        self.in_flight += len;
-                        self.must_flush = true;
-                    }
                     Command::Close { code, reason } => self.start_close(code, reason)?,
                     Command::Release => self.start_close(Some(1001), String::new())?,
                     Command::Shutdown { .. } => self.start_close(Some(1001), "shutting down".into())?,
@@ -345,6 +332,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
             self.flush(cx)?;
         }
         Ok(())
+    }
+
+    /// Moves the frames send() queued to the stream (the stream must hold
+    /// no partly written frame of tungstenite's: see [`Self::idle`]).
+    fn take_frames(&mut self) {
+        let frames = self.ws.get_mut().frames_mut();
+        let taken = self.shared.outgoing.take_into(frames);
+        if taken.bytes == 0 {
+            return;
+        }
+        if self.phase == Phase::Open {
+            self.in_flight += taken.payload;
+            self.must_flush = true;
+        } else {
+            // Sent after the closing handshake began: discarded, still
+            // counted in bufferedAmount.
+            let keep = frames.len() - taken.bytes;
+            frames.truncate(keep);
+        }
     }
 
     fn start_close(&mut self, code: Option<u16>, reason: String) -> Result<(), End> {
@@ -364,15 +370,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
     fn flush(&mut self, cx: &mut Context<'_>) -> Result<(), End> {
         match Pin::new(&mut self.ws).poll_flush(cx) {
             Poll::Ready(Ok(())) => {
-                self.shared.buffered.fetch_sub(self.in_flight, Ordering::AcqRel);
-                self.in_flight = 0;
+                self.shared.outgoing.written(std::mem::take(&mut self.in_flight));
                 self.must_flush = false;
                 if self.phase == Phase::ClosingByPeer {
                     self.phase = Phase::AwaitTcpClose;
                     self.arm(TCP_CLOSE_GRACE);
                 }
                 // Room for the next batch.
-                if !self.outbox.is_empty() {
+                if !self.outbox.is_empty() || self.shared.outgoing.is_pending() {
                     cx.waker().wake_by_ref();
                 }
                 Ok(())
@@ -422,7 +427,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                     // What a callback sent in answer goes out before the
                     // next frame is processed (it may close or fail the
                     // connection), as a browser's send() would.
-                    if self.cmds_open && !self.cmds.is_empty() {
+                    if (self.cmds_open && !self.cmds.is_empty())
+                        || (self.idle() && self.shared.outgoing.is_pending())
+                    {
                         return Read::WriteFirst;
                     }
                 }
@@ -491,30 +498,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
     /// connection can still carry one, briefly, then drop TCP.
     async fn send_failure_close(&mut self, code: u16) {
         let frame = CloseFrame { code: CloseCode::from(code), reason: "".into() };
-        // Messages the application sent while the connection was open go
-        // out before the Close frame.
-        while let Ok(cmd) = self.cmds.try_recv() {
-            self.outbox.push_back(cmd);
-        }
-        let ws = &mut self.ws;
-        let pending = std::mem::take(&mut self.outbox);
         let open = self.phase == Phase::Open;
-        let mut written = self.in_flight;
-        let buffered = &self.shared.buffered;
         let attempt = async {
-            for cmd in pending {
-                if let Command::Send(msg, len) = cmd {
-                    if !open || Pin::new(&mut *ws).start_send(msg).is_err() {
-                        break;
-                    }
-                    written += len;
-                }
+            // Finish what is being written, then the messages the
+            // application sent while the connection was open, then Close.
+            poll_fn(|cx| Pin::new(&mut self.ws).poll_flush(cx)).await.ok()?;
+            self.shared.outgoing.written(std::mem::take(&mut self.in_flight));
+            let frames = self.ws.get_mut().frames_mut();
+            let taken = self.shared.outgoing.take_into(frames);
+            if !open {
+                frames.clear();
             }
-            if Pin::new(&mut *ws).start_send(WsMessage::Close(Some(frame))).is_ok()
-                && poll_fn(|cx| Pin::new(&mut *ws).poll_flush(cx)).await.is_ok()
-            {
-                buffered.fetch_sub(written, Ordering::AcqRel);
+            Pin::new(&mut self.ws).start_send(WsMessage::Close(Some(frame))).ok()?;
+            poll_fn(|cx| Pin::new(&mut self.ws).poll_flush(cx)).await.ok()?;
+            if open {
+                self.shared.outgoing.written(taken.payload);
             }
+            Some(())
         };
         let _ = tokio::time::timeout(FAIL_FLUSH_TIMEOUT, attempt).await;
     }
@@ -559,7 +559,7 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
         shared.set_state(ReadyState::Open);
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         if client_actions & 1 != 0 {
-            let _ = tx.send(Command::Send(WsMessage::Text("hello".into()), 5));
+            shared.outgoing.push(true, b"hello");
         }
         if client_actions & 2 != 0 {
             shared.close_requested.store(true, Ordering::Release);

@@ -239,11 +239,26 @@ pub struct Guarded<S> {
     inner: S,
     watch: FrameWatch,
     violation: Option<Violation>,
+    /// Complete data frames encoded by `send()` (see `outgoing`), written
+    /// before anything tungstenite writes after they were queued.
+    frames: Vec<u8>,
+    written: usize,
 }
+
+/// A frames buffer larger than this is released once written, so that one
+/// large message does not keep its memory for the life of the connection.
+const KEEP_FRAMES_CAPACITY: usize = 1 << 20;
 
 impl<S> Guarded<S> {
     pub(crate) fn new(inner: S) -> Self {
-        Guarded { inner, watch: FrameWatch::default(), violation: None }
+        Guarded { inner, watch: FrameWatch::default(), violation: None, frames: Vec::new(), written: 0 }
+    }
+
+    /// The buffer of frames waiting to be written, to append to. Only call
+    /// this when tungstenite holds no partly written frame (after a
+    /// complete flush), so frames never interleave.
+    pub(crate) fn frames_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.frames
     }
 
     /// Inspects bytes that arrived with the handshake response and will be
@@ -283,8 +298,29 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
     }
 }
 
+impl<S: AsyncWrite + Unpin> Guarded<S> {
+    /// Writes the queued data frames out.
+    fn poll_write_frames(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.written < self.frames.len() {
+            let n =
+                std::task::ready!(Pin::new(&mut self.inner).poll_write(cx, &self.frames[self.written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.written += n;
+        }
+        if self.frames.capacity() > KEEP_FRAMES_CAPACITY {
+            self.frames = Vec::new();
+        }
+        self.frames.clear();
+        self.written = 0;
+        Poll::Ready(Ok(()))
+    }
+}
+
 impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        std::task::ready!(self.poll_write_frames(cx))?;
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
     fn poll_write_vectored(
@@ -292,12 +328,14 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        std::task::ready!(self.poll_write_frames(cx))?;
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.poll_write_frames(cx))?;
         Pin::new(&mut self.inner).poll_flush(cx)
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

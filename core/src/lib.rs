@@ -17,6 +17,7 @@ mod frame_guard;
 pub mod fuzzing;
 mod handshake;
 pub mod options;
+mod outgoing;
 pub mod runtime;
 mod socket;
 mod stream;

@@ -7,19 +7,19 @@ use crate::dispatch::EventQueue;
 use crate::error::{Error, ErrorKind};
 use crate::event::{Event, EventHandler, ReadyState};
 use crate::options::{check_header, Options};
+use crate::outgoing::Outgoing;
 use crate::runtime;
 use crate::validate::{check_close, check_protocols, parse_url, WsUrl};
-use bytes::Bytes;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
-use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 
 /// State shared by the handle and the connection task.
 pub(crate) struct Shared {
     state: AtomicU8,
-    pub(crate) buffered: AtomicU64,
     pub(crate) close_requested: AtomicBool,
+    /// Frames send() encoded, waiting for the task.
+    pub(crate) outgoing: Outgoing,
     pub(crate) protocol: OnceLock<String>,
     pub(crate) extensions: OnceLock<String>,
     pub(crate) url: WsUrl,
@@ -39,8 +39,8 @@ impl Shared {
     pub(crate) fn new_for_tests() -> Shared {
         Shared {
             state: AtomicU8::new(ReadyState::Connecting as u8),
-            buffered: AtomicU64::new(0),
             close_requested: AtomicBool::new(false),
+            outgoing: Outgoing::default(),
             protocol: OnceLock::new(),
             extensions: OnceLock::new(),
             url: parse_url("ws://fuzz.invalid/").expect("a valid URL"),
@@ -117,8 +117,8 @@ impl WebSocket {
         let handle = runtime::handle()?;
         let shared = Arc::new(Shared {
             state: AtomicU8::new(ReadyState::Connecting as u8),
-            buffered: AtomicU64::new(0),
             close_requested: AtomicBool::new(false),
+            outgoing: Outgoing::default(),
             protocol: OnceLock::new(),
             extensions: OnceLock::new(),
             url,
@@ -136,8 +136,7 @@ impl WebSocket {
 
     /// `send(text)`.
     pub fn send_text(&self, text: &str) -> Result<(), Error> {
-        let len = text.len() as u64;
-        self.send(len, || WsMessage::Text(Utf8Bytes::from(text)))
+        self.send(true, text.as_bytes())
     }
 
     /// `send(text)` for bytes the caller has not checked: InvalidUtf8 when
@@ -152,27 +151,27 @@ impl WebSocket {
         self.send_text(s)
     }
 
-    /// `send(binary)`; `Bytes` lets the caller hand over a buffer without a copy.
-    pub fn send_binary(&self, data: impl Into<Bytes>) -> Result<(), Error> {
-        let data = data.into();
-        self.send(data.len() as u64, || WsMessage::Binary(data))
+    /// `send(binary)`. The bytes are copied (and masked) into the socket's
+    /// send buffer before this returns.
+    pub fn send_binary(&self, data: &[u8]) -> Result<(), Error> {
+        self.send(false, data)
     }
 
-    fn send(&self, len: u64, msg: impl FnOnce() -> WsMessage) -> Result<(), Error> {
+    fn send(&self, text: bool, payload: &[u8]) -> Result<(), Error> {
+        let len = payload.len() as u64;
         match self.shared.state() {
             ReadyState::Connecting => Err(Error::new(
                 ErrorKind::InvalidState,
                 "send() was called while the socket is still CONNECTING",
             )),
             ReadyState::Open => {
-                self.shared.buffered.fetch_add(len, Ordering::AcqRel);
-                if self.cmds.send(Command::Send(msg(), len)).is_err() {
-                    // The task has ended: the data is discarded but stays counted.
-                }
+                // If the task has ended meanwhile, the frame is never
+                // written: discarded, but still counted.
+                self.shared.outgoing.push(text, payload);
                 Ok(())
             }
             ReadyState::Closing | ReadyState::Closed => {
-                self.shared.buffered.fetch_add(len, Ordering::AcqRel);
+                self.shared.outgoing.discard(len);
                 Ok(())
             }
         }
@@ -232,7 +231,7 @@ impl WebSocket {
     /// `bufferedAmount`: bytes passed to send() and not yet written to the
     /// network, including those sent after closing.
     pub fn buffered_amount(&self) -> u64 {
-        self.shared.buffered.load(Ordering::Acquire)
+        self.shared.outgoing.buffered()
     }
 
     /// True once the application has called `close()`. A dispatcher that

@@ -29,7 +29,7 @@ fn open_echo_and_clean_close_with_the_servers_code() {
     assert_eq!(r.next(), Event::Open);
     assert_eq!(r.ws.ready_state(), ReadyState::Open);
     r.ws.send_text("héllo").unwrap();
-    r.ws.send_binary(vec![0u8, 1, 2]).unwrap();
+    r.ws.send_binary(&[0u8, 1, 2]).unwrap();
     r.ws.close(Some(4000), Some("bye")).unwrap();
     assert_eq!(r.ws.ready_state(), ReadyState::Closing);
     // Messages echoed after close() are dropped, as in the browser.
@@ -209,7 +209,7 @@ fn buffered_amount_counts_sends_after_close_and_is_not_reset() {
     assert_eq!(r.next(), Event::Open);
     r.ws.close(None, None).unwrap();
     r.ws.send_text("héllo").unwrap(); // 6 bytes of UTF-8
-    r.ws.send_binary(vec![0u8; 10]).unwrap();
+    r.ws.send_binary(&[0u8; 10]).unwrap();
     assert_eq!(r.ws.buffered_amount(), 16);
     assert_eq!(r.until_close(), vec![close(1000, "", true)]);
     r.ws.send_text("ab").unwrap();

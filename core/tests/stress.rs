@@ -217,9 +217,9 @@ fn a_server_that_stops_reading_bounds_memory_by_what_was_queued() {
     let r = open(&srv.url, &[], Options::default());
     assert_eq!(r.next(), Event::Open);
     let before = rss_bytes();
-    let payload = wsnative_core::Bytes::from(vec![1u8; CHUNK]);
+    let payload = vec![1u8; CHUNK];
     for _ in 0..CHUNKS {
-        r.ws.send_binary(payload.clone()).unwrap();
+        r.ws.send_binary(&payload).unwrap();
     }
     // Let the writer push what the kernel accepts; the rest stays queued.
     thread::sleep(Duration::from_millis(500));

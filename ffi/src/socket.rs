@@ -260,7 +260,7 @@ pub unsafe extern "C" fn ws_send_binary(socket: *mut ws_socket, data: *const u8,
         let Some(b) = bytes(data, len) else {
             return fail(ws_result::NullArgument, "the argument 'data' is NULL");
         };
-        match s.core().send_binary(wsnative_core::Bytes::copy_from_slice(b)) {
+        match s.core().send_binary(b) {
             Ok(()) => ws_result::Ok,
             Err(e) => fail_with(e),
         }

@@ -4,35 +4,20 @@ use crate::errors;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
-use wsnative_core::{Bytes, Message, WebSocket};
+use wsnative_core::{Message, WebSocket};
 
-/// From this size on, a `bytes` payload is handed to the core without a
-/// copy (the core keeps a reference to the Python object until written).
-const ZERO_COPY_MIN: usize = 64 * 1024;
+/// From this size on, a `bytes` payload is copied into the send buffer with
+/// the GIL released, so other Python threads run meanwhile.
+const DETACH_MIN: usize = 64 * 1024;
 
-/// Keeps an immutable `bytes` object alive while the core sends it.
-struct PyBytesOwner {
-    _object: Py<PyBytes>,
-    data: &'static [u8],
-}
-
-impl AsRef<[u8]> for PyBytesOwner {
-    fn as_ref(&self) -> &[u8] {
-        self.data
-    }
-}
-
-fn bytes_payload(b: &Bound<'_, PyBytes>) -> Bytes {
+fn send_bytes(py: Python<'_>, ws: &WebSocket, b: &Bound<'_, PyBytes>) -> Result<(), wsnative_core::Error> {
     let data = b.as_bytes();
-    if data.len() < ZERO_COPY_MIN {
-        return Bytes::copy_from_slice(data);
+    if data.len() < DETACH_MIN {
+        return ws.send_binary(data);
     }
-    // SAFETY: a `bytes` object is immutable and its buffer does not move;
-    // the owner keeps the object (and so the buffer) alive for as long as
-    // the slice is used. Dropping the owner on a runtime thread only defers
-    // the decref (PyO3's reference pool); it never takes the GIL.
-    let slice: &'static [u8] = unsafe { std::slice::from_raw_parts(data.as_ptr(), data.len()) };
-    Bytes::from_owner(PyBytesOwner { _object: b.clone().unbind(), data: slice })
+    // A `bytes` object is immutable and `b` keeps it alive, so its buffer
+    // can be read without the GIL.
+    py.detach(|| ws.send_binary(data))
 }
 
 /// `send(data)` with Python's argument types: `str` is sent as text, any
@@ -52,9 +37,11 @@ pub(crate) fn send(py: Python<'_>, ws: &WebSocket, data: &Bound<'_, PyAny>) -> P
             }
         }
     } else if let Ok(b) = data.cast::<PyBytes>() {
-        ws.send_binary(bytes_payload(b))
+        send_bytes(py, ws, b)
     } else if let Ok(b) = data.cast::<PyByteArray>() {
-        ws.send_binary(b.to_vec())
+        // SAFETY: the GIL is held and no Python code runs while the bytes
+        // are copied, so nothing can resize or change the bytearray.
+        ws.send_binary(unsafe { b.as_bytes() })
     } else {
         // Any other object of the buffer protocol (memoryview, array, ...).
         let view = pyo3::types::PyMemoryView::from(data).map_err(|_| {
@@ -62,7 +49,7 @@ pub(crate) fn send(py: Python<'_>, ws: &WebSocket, data: &Bound<'_, PyAny>) -> P
             PyTypeError::new_err(format!("send() takes str or a bytes-like object, not {name}"))
         })?;
         let copied = py.get_type::<PyBytes>().call1((view,))?;
-        ws.send_binary(bytes_payload(copied.cast::<PyBytes>()?))
+        send_bytes(py, ws, copied.cast::<PyBytes>()?)
     };
     result.map_err(|e| errors::to_py(py, &e))
 }
