@@ -29,6 +29,8 @@ use tokio_tungstenite::WebSocketStream;
 
 type Ws<S = MaybeTls> = WebSocketStream<Guarded<S>>;
 
+/// tungstenite's read buffer (its default is 128 KiB).
+const ENGINE_READ_BUFFER: usize = 2048;
 /// Most messages delivered in one poll before yielding to other tasks.
 const READ_BUDGET: usize = 512;
 /// How long a failed connection may spend sending its Close frame.
@@ -95,8 +97,12 @@ pub(crate) async fn run(
     mut cmds: UnboundedReceiver<Command>,
 ) {
     let mut em = Emitter { shared: Arc::clone(&shared), handler: Some(handler) };
-    let connecting =
-        tokio::time::timeout(options.connect_timeout, establish(&shared, &protocols, &options, tls));
+    // Boxed: the connecting state (TLS handshake, HTTP buffers) is freed
+    // once open instead of sizing the task for its whole life.
+    let connecting = tokio::time::timeout(
+        options.connect_timeout,
+        Box::pin(establish(&shared, &protocols, &options, tls)),
+    );
     let ws = tokio::select! {
         r = connecting => match r {
             Ok(Ok(ws)) => ws,
@@ -178,10 +184,19 @@ async fn establish(
     stream.inspect_prefix(&mut leftover);
     let _ = shared.protocol.set(accepted.protocol);
     let _ = shared.extensions.set(accepted.extensions);
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(options.max_message_size))
-        .max_frame_size(Some(options.max_message_size));
+    let config = engine_config(options.max_message_size);
     Ok(WebSocketStream::from_partially_read(stream, leftover, Role::Client, Some(config)).await)
+}
+
+/// tungstenite's settings. Its read buffer is zero-filled to its full size
+/// on every connection; the frame guard under it reads from the network
+/// in large chunks and releases them when idle, so a small one costs no
+/// speed and saves most of an idle connection's memory.
+fn engine_config(max_message_size: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(ENGINE_READ_BUFFER)
+        .max_message_size(Some(max_message_size))
+        .max_frame_size(Some(max_message_size))
 }
 
 /// Resolves when the application gives up on a connection still being
@@ -583,7 +598,7 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
         let mut guarded = Guarded::new(client);
         let mut leftover = Vec::new();
         guarded.inspect_prefix(&mut leftover);
-        let config = WebSocketConfig::default().max_message_size(Some(1 << 20)).max_frame_size(Some(1 << 20));
+        let config = engine_config(1 << 20);
         let ws = WebSocketStream::from_partially_read(guarded, leftover, Role::Client, Some(config)).await;
         let em = Emitter { shared: Arc::clone(&shared), handler: Some(handler) };
         drive(ws, shared, rx, Duration::from_secs(5), None, em).await;

@@ -243,7 +243,16 @@ pub struct Guarded<S> {
     /// before anything tungstenite writes after they were queued.
     frames: Vec<u8>,
     written: usize,
+    /// Bytes read from the network ahead of tungstenite, `ahead[taken..]`:
+    /// one read of up to [`READ_AHEAD`] bytes serves many of tungstenite's
+    /// small reads, and the buffer is released whenever the network has
+    /// nothing more, so an idle connection holds none.
+    ahead: Vec<u8>,
+    taken: usize,
 }
+
+/// The most bytes read from the network at once.
+const READ_AHEAD: usize = 64 * 1024;
 
 /// A frames buffer larger than this is released once written, so that one
 /// large message does not keep its memory for the life of the connection.
@@ -251,7 +260,15 @@ const KEEP_FRAMES_CAPACITY: usize = 1 << 20;
 
 impl<S> Guarded<S> {
     pub(crate) fn new(inner: S) -> Self {
-        Guarded { inner, watch: FrameWatch::default(), violation: None, frames: Vec::new(), written: 0 }
+        Guarded {
+            inner,
+            watch: FrameWatch::default(),
+            violation: None,
+            frames: Vec::new(),
+            written: 0,
+            ahead: Vec::new(),
+            taken: 0,
+        }
     }
 
     /// The buffer of frames waiting to be written, to append to. Only call
@@ -275,6 +292,35 @@ impl<S> Guarded<S> {
     }
 }
 
+impl<S: AsyncRead + Unpin> Guarded<S> {
+    /// Refills `ahead` from the network once it is used up. Ready(false)
+    /// at the end of the stream.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
+        if self.taken < self.ahead.len() {
+            return Poll::Ready(Ok(true));
+        }
+        self.ahead.clear();
+        self.taken = 0;
+        self.ahead.reserve_exact(READ_AHEAD);
+        let mut rb = ReadBuf::uninit(self.ahead.spare_capacity_mut());
+        match Pin::new(&mut self.inner).poll_read(cx, &mut rb) {
+            Poll::Pending => {
+                // Nothing more for now: hold no buffer while idle.
+                self.ahead = Vec::new();
+                Poll::Pending
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Ready(Ok(())) => {
+                let n = rb.filled().len();
+                // SAFETY: `ReadBuf` guarantees its first `n` bytes, the
+                // start of `ahead`'s spare capacity, are initialized.
+                unsafe { self.ahead.set_len(n) };
+                Poll::Ready(Ok(n > 0))
+            }
+        }
+    }
+}
+
 impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -284,15 +330,25 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
         if let Some(v) = &self.violation {
             return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, v.clone())));
         }
-        let before = buf.filled().len();
         let this = &mut *self;
-        std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
-        if let Err((at, v)) = this.watch.inspect(&buf.filled()[before..]) {
-            buf.set_filled(before + at);
-            if at == 0 {
-                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, v)));
+        if !std::task::ready!(this.poll_fill(cx))? {
+            return Poll::Ready(Ok(())); // end of stream
+        }
+        let available = &this.ahead[this.taken..];
+        let chunk = &available[..available.len().min(buf.remaining())];
+        match this.watch.inspect(chunk) {
+            Ok(()) => {
+                buf.put_slice(chunk);
+                this.taken += chunk.len();
             }
-            this.violation = Some(v);
+            Err((at, v)) => {
+                buf.put_slice(&chunk[..at]);
+                this.taken += at;
+                if at == 0 {
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, v)));
+                }
+                this.violation = Some(v);
+            }
         }
         Poll::Ready(Ok(()))
     }

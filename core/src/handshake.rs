@@ -7,6 +7,8 @@ use tungstenite::handshake::derive_accept_key;
 
 /// Largest response head accepted.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+/// First allocation for the response head (a typical one is 130 to 300 bytes).
+const RESPONSE_HEAD_CAPACITY: usize = 1024;
 
 pub(crate) struct Accepted {
     pub protocol: String,
@@ -47,7 +49,9 @@ pub(crate) async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
         .map_err(|e| format!("cannot send the handshake request: {e}"))?;
     stream.flush().await.map_err(|e| format!("cannot send the handshake request: {e}"))?;
 
-    let mut buf = Vec::with_capacity(4096);
+    // Read straight into the heap buffer: an array on the stack here would
+    // live in every connection's task for its whole life.
+    let mut buf = Vec::with_capacity(RESPONSE_HEAD_CAPACITY);
     let head_len = loop {
         if let Some(i) = find_head_end(&buf) {
             break i;
@@ -55,12 +59,14 @@ pub(crate) async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
         if buf.len() > MAX_RESPONSE_HEAD {
             return Err(format!("the server's handshake response is larger than {MAX_RESPONSE_HEAD} bytes"));
         }
-        let mut chunk = [0u8; 4096];
-        let n = stream.read(&mut chunk).await.map_err(|e| format!("reading the handshake response: {e}"))?;
+        if buf.len() == buf.capacity() {
+            buf.reserve(buf.len());
+        }
+        let n =
+            stream.read_buf(&mut buf).await.map_err(|e| format!("reading the handshake response: {e}"))?;
         if n == 0 {
             return Err("the server closed the connection during the handshake".into());
         }
-        buf.extend_from_slice(&chunk[..n]);
     };
     let accepted = check_response(&buf[..head_len], &key, protocols)?;
     Ok(Accepted { leftover: buf[head_len..].to_vec(), ..accepted })
