@@ -1,7 +1,8 @@
 //! `wsnative._native.Connection`: a socket whose events are pulled by the
 //! program (`recv()`, iteration, asyncio) instead of pushed to handlers.
-//! Events wait in the core's queue; the Python thread takes them in batches
-//! into a local buffer, so most `recv()` calls touch no shared lock.
+//! Events wait in the inbox; the Python thread takes them in batches into
+//! the reader's local buffer, so most `recv()` calls take one uncontended
+//! lock and never touch the lock the runtime thread pushes under.
 
 use crate::inbox::Inbox;
 use crate::waker::{Waker, WakerInner};
@@ -22,8 +23,11 @@ struct Ready {
     id: u64,
 }
 
+/// What the reading side knows: events taken from the inbox and not yet
+/// consumed, and how the connection went. One lock per message.
 #[derive(Default)]
-struct State {
+struct Reader {
+    local: std::vec::IntoIter<Event>,
     opened: bool,
     error: Option<String>,
     closed: Option<(u16, String, bool)>,
@@ -36,12 +40,42 @@ enum Step {
     Nothing,
 }
 
+impl Reader {
+    /// Books `ev` and says what it means to a reader.
+    fn step(&mut self, core: &WebSocket, ev: Event) -> Step {
+        match ev {
+            Event::Open => self.opened = true,
+            Event::Message(_) => {
+                if core.should_deliver(&ev) {
+                    return Step::Message(ev);
+                }
+            }
+            Event::Error { message } => self.error = Some(message),
+            Event::Close { code, reason, was_clean } => {
+                self.closed = Some((code, reason, was_clean));
+                return Step::Closed;
+            }
+        }
+        Step::Nothing
+    }
+
+    fn closed_error(&self, py: Python<'_>) -> PyErr {
+        let (code, reason, clean) = self.closed.clone().unwrap_or((1006, String::new(), false));
+        if self.opened {
+            errors::new_error(py, "ConnectionClosed", (code, reason, clean, self.error.clone()))
+        } else {
+            let why =
+                self.error.clone().unwrap_or_else(|| "the connection closed during the handshake".into());
+            errors::new_error(py, "ConnectionFailed", (why,))
+        }
+    }
+}
+
 #[pyclass(frozen, subclass, module = "wsnative._native")]
 pub struct Connection {
     core: WebSocket,
     inbox: Arc<Inbox>,
-    local: Mutex<std::vec::IntoIter<Event>>,
-    state: Mutex<State>,
+    reader: Mutex<Reader>,
     ready: Option<Arc<Ready>>,
     id: u64,
 }
@@ -52,64 +86,34 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Connection {
     /// The next event without waiting.
-    fn next_event(&self) -> Option<Event> {
-        let mut local = locked(&self.local);
-        if let Some(ev) = local.next() {
+    fn next_event(&self, r: &mut Reader) -> Option<Event> {
+        if let Some(ev) = r.local.next() {
             return Some(ev);
         }
-        if let Some(r) = &self.ready {
+        if let Some(ready) = &self.ready {
             // Cleared before looking: an event added from now on wakes the loop.
-            r.flag.store(false, Ordering::SeqCst);
+            ready.flag.store(false, Ordering::SeqCst);
         }
         let mut batch = Vec::new();
         self.inbox.take(&mut batch);
-        *local = batch.into_iter();
-        local.next()
-    }
-
-    /// Books `ev` and says what it means to a reader.
-    fn step(&self, ev: Event) -> Step {
-        let mut st = locked(&self.state);
-        match ev {
-            Event::Open => st.opened = true,
-            Event::Message(_) => {
-                if self.core.should_deliver(&ev) {
-                    return Step::Message(ev);
-                }
-            }
-            Event::Error { message } => st.error = Some(message),
-            Event::Close { code, reason, was_clean } => {
-                st.closed = Some((code, reason, was_clean));
-                return Step::Closed;
-            }
-        }
-        Step::Nothing
-    }
-
-    fn closed_error(&self, py: Python<'_>) -> PyErr {
-        let st = locked(&self.state);
-        let (code, reason, clean) = st.closed.clone().unwrap_or((1006, String::new(), false));
-        if st.opened {
-            errors::new_error(py, "ConnectionClosed", (code, reason, clean, st.error.clone()))
-        } else {
-            let why = st.error.clone().unwrap_or_else(|| "the connection closed during the handshake".into());
-            errors::new_error(py, "ConnectionFailed", (why,))
-        }
+        r.local = batch.into_iter();
+        r.local.next()
     }
 
     fn is_closed(&self) -> bool {
-        locked(&self.state).closed.is_some()
+        locked(&self.reader).closed.is_some()
     }
 
     /// Non-blocking receive: a message, `None`, or ConnectionClosed.
     fn try_message<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        if self.is_closed() {
-            return Err(self.closed_error(py));
+        let mut r = locked(&self.reader);
+        if r.closed.is_some() {
+            return Err(r.closed_error(py));
         }
-        while let Some(ev) = self.next_event() {
-            match self.step(ev) {
+        while let Some(ev) = self.next_event(&mut r) {
+            match r.step(&self.core, ev) {
                 Step::Message(Event::Message(m)) => return Ok(Some(convert::message(py, &m))),
-                Step::Closed => return Err(self.closed_error(py)),
+                Step::Closed => return Err(r.closed_error(py)),
                 _ => {}
             }
         }
@@ -147,9 +151,9 @@ impl Connection {
         })?;
         match got {
             Some(batch) => {
-                let mut local = locked(&self.local);
-                let rest: Vec<Event> = local.by_ref().chain(batch).collect();
-                *local = rest.into_iter();
+                let mut r = locked(&self.reader);
+                let rest: Vec<Event> = r.local.by_ref().chain(batch).collect();
+                r.local = rest.into_iter();
                 Ok(true)
             }
             None => Ok(false),
@@ -158,40 +162,32 @@ impl Connection {
 
     /// Consumes events up to Open; Ok(true) once open.
     fn check_open(&self, py: Python<'_>) -> PyResult<bool> {
+        let mut r = locked(&self.reader);
         loop {
-            if locked(&self.state).opened {
+            if r.opened {
                 return Ok(true);
             }
-            if self.is_closed() {
-                return Err(self.closed_error(py));
+            if r.closed.is_some() {
+                return Err(r.closed_error(py));
             }
             // Before Open only Error and Close can come; messages after Open
             // stay in the local buffer for recv().
-            let mut local = locked(&self.local);
-            let ev = match local.next() {
-                Some(ev) => ev,
-                None => {
-                    drop(local);
-                    match self.next_event() {
-                        Some(ev) => ev,
-                        None => return Ok(false),
-                    }
-                }
-            };
-            if let Step::Message(ev) = self.step(ev) {
+            let Some(ev) = self.next_event(&mut r) else { return Ok(false) };
+            if let Step::Message(ev) = r.step(&self.core, ev) {
                 // Cannot happen before Open; keep it for recv() if it does.
-                let rest: Vec<Event> = std::iter::once(ev).chain(locked(&self.local).by_ref()).collect();
-                *locked(&self.local) = rest.into_iter();
+                let rest: Vec<Event> = std::iter::once(ev).chain(r.local.by_ref()).collect();
+                r.local = rest.into_iter();
             }
         }
     }
 
     /// Consumes events up to Close (messages are discarded).
     fn drain_to_close(&self) -> bool {
-        while !self.is_closed() {
-            match self.next_event() {
+        let mut r = locked(&self.reader);
+        while r.closed.is_none() {
+            match self.next_event(&mut r) {
                 Some(ev) => {
-                    self.step(ev);
+                    r.step(&self.core, ev);
                 }
                 None => return false,
             }
@@ -228,14 +224,7 @@ impl Connection {
         let handler = Box::new(move |ev| sink.push(ev));
         let core =
             WebSocket::connect(url, &protocols, options, handler).map_err(|e| errors::to_py(py, &e))?;
-        Ok(Connection {
-            core,
-            inbox,
-            local: Mutex::new(Vec::new().into_iter()),
-            state: Mutex::default(),
-            ready,
-            id,
-        })
+        Ok(Connection { core, inbox, reader: Mutex::default(), ready, id })
     }
 
     #[classattr]
@@ -279,22 +268,22 @@ impl Connection {
 
     #[getter]
     fn close_code(&self) -> Option<u16> {
-        locked(&self.state).closed.as_ref().map(|c| c.0)
+        locked(&self.reader).closed.as_ref().map(|c| c.0)
     }
 
     #[getter]
     fn close_reason(&self) -> Option<String> {
-        locked(&self.state).closed.as_ref().map(|c| c.1.clone())
+        locked(&self.reader).closed.as_ref().map(|c| c.1.clone())
     }
 
     #[getter]
     fn was_clean(&self) -> Option<bool> {
-        locked(&self.state).closed.as_ref().map(|c| c.2)
+        locked(&self.reader).closed.as_ref().map(|c| c.2)
     }
 
     #[getter]
     fn error(&self) -> Option<String> {
-        locked(&self.state).error.clone()
+        locked(&self.reader).error.clone()
     }
 
     fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -349,9 +338,6 @@ impl Connection {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        if self.is_closed() {
-            return Ok(None);
-        }
         match self.wait_message(py, None) {
             Ok(m) => Ok(m),
             Err(_) if self.is_closed() => Ok(None),
