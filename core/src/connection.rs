@@ -29,8 +29,8 @@ use tokio_tungstenite::WebSocketStream;
 
 type Ws<S = MaybeTls> = WebSocketStream<Guarded<S>>;
 
-/// tungstenite's read buffer (its default is 128 KiB).
-const ENGINE_READ_BUFFER: usize = 2048;
+/// tungstenite's read buffer (its default is 128 KiB): see [`engine`].
+const ENGINE_READ_BUFFER: usize = 4096;
 /// Most messages delivered in one poll before yielding to other tasks.
 const READ_BUDGET: usize = 512;
 /// How long a failed connection may spend sending its Close frame.
@@ -184,19 +184,32 @@ async fn establish(
     stream.inspect_prefix(&mut leftover);
     let _ = shared.protocol.set(accepted.protocol);
     let _ = shared.extensions.set(accepted.extensions);
-    let config = engine_config(options.max_message_size);
-    Ok(WebSocketStream::from_partially_read(stream, leftover, Role::Client, Some(config)).await)
+    Ok(engine(stream, &leftover, options.max_message_size).await)
 }
 
-/// tungstenite's settings. Its read buffer is zero-filled to its full size
-/// on every connection; the frame guard under it reads from the network
-/// in large chunks and releases them when idle, so a small one costs no
-/// speed and saves most of an idle connection's memory.
-fn engine_config(max_message_size: usize) -> WebSocketConfig {
-    WebSocketConfig::default()
+/// tungstenite over the frame guard, starting with the bytes that came
+/// with the handshake response.
+///
+/// tungstenite's read buffer is zero-filled to its full size on every
+/// connection (128 KiB by default); the frame guard under it reads from
+/// the network in large chunks and releases them when idle, so a small one
+/// costs no speed and saves most of an idle connection's memory. Its
+/// capacity must be set through the first buffer: `BytesMut` remembers it
+/// as the size of every later buffer, and a first buffer that is only as
+/// large as the leftover bytes (often none) makes tungstenite allocate a
+/// new buffer for almost every frame.
+async fn engine<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: Guarded<S>,
+    leftover: &[u8],
+    max_message_size: usize,
+) -> Ws<S> {
+    let mut first = Vec::with_capacity(ENGINE_READ_BUFFER.max(leftover.len()));
+    first.extend_from_slice(leftover);
+    let config = WebSocketConfig::default()
         .read_buffer_size(ENGINE_READ_BUFFER)
         .max_message_size(Some(max_message_size))
-        .max_frame_size(Some(max_message_size))
+        .max_frame_size(Some(max_message_size));
+    WebSocketStream::from_partially_read(stream, first, Role::Client, Some(config)).await
 }
 
 /// Resolves when the application gives up on a connection still being
@@ -598,8 +611,7 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
         let mut guarded = Guarded::new(client);
         let mut leftover = Vec::new();
         guarded.inspect_prefix(&mut leftover);
-        let config = engine_config(1 << 20);
-        let ws = WebSocketStream::from_partially_read(guarded, leftover, Role::Client, Some(config)).await;
+        let ws = engine(guarded, &leftover, 1 << 20).await;
         let em = Emitter { shared: Arc::clone(&shared), handler: Some(handler) };
         drive(ws, shared, rx, Duration::from_secs(5), None, em).await;
         drop(tx);

@@ -228,8 +228,7 @@ fn a_server_that_stops_reading_bounds_memory_by_what_was_queued() {
     let sent = (CHUNK * CHUNKS) as u64;
     eprintln!("stalled server: bufferedAmount {queued} of {sent} bytes sent, RSS +{grown} bytes");
     assert!(queued > sent / 2 && queued <= sent, "bufferedAmount {queued} of {sent}");
-    // The payload is shared (Bytes), so the queue holds references; the
-    // engine's frame buffer holds at most one masked copy of what it took.
+    // send() keeps one masked copy of each message until it is written.
     assert!(grown < sent + 16 * 1024 * 1024, "RSS grew {grown} bytes for {sent} queued");
     resume.send(()).unwrap();
     assert_eq!(srv.join.join().unwrap(), CHUNK * CHUNKS);
