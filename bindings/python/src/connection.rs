@@ -10,6 +10,7 @@ use crate::{convert, errors, options, wait};
 use pyo3::exceptions::PyTimeoutError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use wsnative_core::{Event, WebSocket};
@@ -27,7 +28,7 @@ struct Ready {
 /// consumed, and how the connection went. One lock per message.
 #[derive(Default)]
 struct Reader {
-    local: std::vec::IntoIter<Event>,
+    local: VecDeque<Event>,
     opened: bool,
     error: Option<String>,
     closed: Option<(u16, String, bool)>,
@@ -87,17 +88,18 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Connection {
     /// The next event without waiting.
     fn next_event(&self, r: &mut Reader) -> Option<Event> {
-        if let Some(ev) = r.local.next() {
+        if let Some(ev) = r.local.pop_front() {
             return Some(ev);
         }
         if let Some(ready) = &self.ready {
             // Cleared before looking: an event added from now on wakes the loop.
             ready.flag.store(false, Ordering::SeqCst);
         }
-        let mut batch = Vec::new();
+        // The emptied buffer goes to the inbox, so neither side reallocates.
+        let mut batch = Vec::from(std::mem::take(&mut r.local));
         self.inbox.take(&mut batch);
-        r.local = batch.into_iter();
-        r.local.next()
+        r.local = VecDeque::from(batch);
+        r.local.pop_front()
     }
 
     fn is_closed(&self) -> bool {
@@ -145,15 +147,31 @@ impl Connection {
     /// the local buffer; false when `timeout` ran out first.
     fn wait_events(&self, py: Python<'_>, timeout: Option<std::time::Duration>) -> PyResult<bool> {
         let inbox = Arc::clone(&self.inbox);
+        let mut spare = {
+            let mut r = locked(&self.reader);
+            if r.local.is_empty() {
+                Vec::from(std::mem::take(&mut r.local))
+            } else {
+                Vec::new()
+            }
+        };
         let got = wait::wait_for(py, timeout, |slice| {
-            let mut batch = Vec::new();
-            inbox.wait_take(slice, &mut batch).then_some(batch)
+            let mut batch = std::mem::take(&mut spare);
+            if inbox.wait_take(slice, &mut batch) {
+                Some(batch)
+            } else {
+                spare = batch;
+                None
+            }
         })?;
         match got {
             Some(batch) => {
                 let mut r = locked(&self.reader);
-                let rest: Vec<Event> = r.local.by_ref().chain(batch).collect();
-                r.local = rest.into_iter();
+                if r.local.is_empty() {
+                    r.local = VecDeque::from(batch);
+                } else {
+                    r.local.extend(batch);
+                }
                 Ok(true)
             }
             None => Ok(false),
@@ -175,8 +193,7 @@ impl Connection {
             let Some(ev) = self.next_event(&mut r) else { return Ok(false) };
             if let Step::Message(ev) = r.step(&self.core, ev) {
                 // Cannot happen before Open; keep it for recv() if it does.
-                let rest: Vec<Event> = std::iter::once(ev).chain(r.local.by_ref()).collect();
-                r.local = rest.into_iter();
+                r.local.push_front(ev);
             }
         }
     }
@@ -214,7 +231,10 @@ impl Connection {
         let notify = ready.as_ref().map(|r| {
             let r = Arc::clone(r);
             Box::new(move || {
-                if !r.flag.swap(true, Ordering::SeqCst) {
+                // The load spares a locked instruction per message while the
+                // loop has not taken the events yet; the inbox lock orders it
+                // after the reader's clearing of the flag.
+                if !r.flag.load(Ordering::Acquire) && !r.flag.swap(true, Ordering::SeqCst) {
                     r.waker.wake(r.id);
                 }
             }) as Box<dyn Fn() + Send + Sync>
