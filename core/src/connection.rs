@@ -1,7 +1,8 @@
 //! The connection task: connect, handshake, then the open connection with
 //! its closing handshake. This is the only module that drives the protocol
-//! engine (tokio-tungstenite over the frame guard).
+//! engine (tokio-tungstenite over the frame guard over the buffered stream).
 
+use crate::buffered::Buffered;
 use crate::connect::tcp_connect;
 use crate::dispatch::EventQueue;
 use crate::event::{Event, EventHandler, Message, ReadyState};
@@ -27,7 +28,7 @@ use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFr
 use tokio_tungstenite::tungstenite::{self, Error as WsError, Message as WsMessage};
 use tokio_tungstenite::WebSocketStream;
 
-type Ws<S = MaybeTls> = WebSocketStream<Guarded<S>>;
+type Ws<S = MaybeTls> = WebSocketStream<Guarded<Buffered<S>>>;
 
 /// tungstenite's read buffer (its default is 128 KiB): see [`engine`].
 const ENGINE_READ_BUFFER: usize = 4096;
@@ -178,7 +179,7 @@ async fn establish(
         Some(config) => crate::tls::wrap(tcp, url.host(), config).await?,
         None => MaybeTls::Plain(tcp),
     };
-    let mut stream = Guarded::new(stream);
+    let mut stream = Guarded::new(Buffered::new(stream));
     let accepted = handshake::perform(stream.get_mut(), url, protocols, &options.headers).await?;
     let mut leftover = accepted.leftover;
     stream.inspect_prefix(&mut leftover);
@@ -187,11 +188,11 @@ async fn establish(
     Ok(engine(stream, &leftover, options.max_message_size).await)
 }
 
-/// tungstenite over the frame guard, starting with the bytes that came
+/// tungstenite over the frame guard and the buffered stream, starting with the bytes that came
 /// with the handshake response.
 ///
 /// tungstenite's read buffer is zero-filled to its full size on every
-/// connection (128 KiB by default); the frame guard under it reads from
+/// connection (128 KiB by default); the buffered stream under it reads from
 /// the network in large chunks and releases them when idle, so a small one
 /// costs no speed and saves most of an idle connection's memory. Its
 /// capacity must be set through the first buffer: `BytesMut` remembers it
@@ -199,7 +200,7 @@ async fn establish(
 /// large as the leftover bytes (often none) makes tungstenite allocate a
 /// new buffer for almost every frame.
 async fn engine<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: Guarded<S>,
+    stream: Guarded<Buffered<S>>,
     leftover: &[u8],
     max_message_size: usize,
 ) -> Ws<S> {
@@ -365,7 +366,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
     /// Moves the frames send() queued to the stream (the stream must hold
     /// no partly written frame of tungstenite's: see [`Self::idle`]).
     fn take_frames(&mut self) {
-        let frames = self.ws.get_mut().frames_mut();
+        let frames = self.ws.get_mut().get_mut().frames_mut();
         let taken = self.shared.outgoing.take_into(frames);
         if taken.bytes == 0 {
             return;
@@ -532,7 +533,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
             // application sent while the connection was open, then Close.
             poll_fn(|cx| Pin::new(&mut self.ws).poll_flush(cx)).await.ok()?;
             self.shared.outgoing.written(std::mem::take(&mut self.in_flight));
-            let frames = self.ws.get_mut().frames_mut();
+            let frames = self.ws.get_mut().get_mut().frames_mut();
             let taken = self.shared.outgoing.take_into(frames);
             if !open {
                 frames.clear();
@@ -608,7 +609,7 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
                 }
             }
         });
-        let mut guarded = Guarded::new(client);
+        let mut guarded = Guarded::new(Buffered::new(client));
         let mut leftover = Vec::new();
         guarded.inspect_prefix(&mut leftover);
         let ws = engine(guarded, &leftover, 1 << 20).await;

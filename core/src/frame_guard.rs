@@ -239,43 +239,11 @@ pub struct Guarded<S> {
     inner: S,
     watch: FrameWatch,
     violation: Option<Violation>,
-    /// Complete data frames encoded by `send()` (see `outgoing`), written
-    /// before anything tungstenite writes after they were queued.
-    frames: Vec<u8>,
-    written: usize,
-    /// Bytes read from the network ahead of tungstenite, `ahead[taken..]`:
-    /// one read of up to [`READ_AHEAD`] bytes serves many of tungstenite's
-    /// small reads, and the buffer is released whenever the network has
-    /// nothing more, so an idle connection holds none.
-    ahead: Vec<u8>,
-    taken: usize,
 }
-
-/// The most bytes read from the network at once.
-const READ_AHEAD: usize = 64 * 1024;
-
-/// A frames buffer larger than this is released once written, so that one
-/// large message does not keep its memory for the life of the connection.
-const KEEP_FRAMES_CAPACITY: usize = 1 << 20;
 
 impl<S> Guarded<S> {
     pub(crate) fn new(inner: S) -> Self {
-        Guarded {
-            inner,
-            watch: FrameWatch::default(),
-            violation: None,
-            frames: Vec::new(),
-            written: 0,
-            ahead: Vec::new(),
-            taken: 0,
-        }
-    }
-
-    /// The buffer of frames waiting to be written, to append to. Only call
-    /// this when tungstenite holds no partly written frame (after a
-    /// complete flush), so frames never interleave.
-    pub(crate) fn frames_mut(&mut self) -> &mut Vec<u8> {
-        &mut self.frames
+        Guarded { inner, watch: FrameWatch::default(), violation: None }
     }
 
     /// Inspects bytes that arrived with the handshake response and will be
@@ -292,35 +260,6 @@ impl<S> Guarded<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> Guarded<S> {
-    /// Refills `ahead` from the network once it is used up. Ready(false)
-    /// at the end of the stream.
-    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
-        if self.taken < self.ahead.len() {
-            return Poll::Ready(Ok(true));
-        }
-        self.ahead.clear();
-        self.taken = 0;
-        self.ahead.reserve_exact(READ_AHEAD);
-        let mut rb = ReadBuf::uninit(self.ahead.spare_capacity_mut());
-        match Pin::new(&mut self.inner).poll_read(cx, &mut rb) {
-            Poll::Pending => {
-                // Nothing more for now: hold no buffer while idle.
-                self.ahead = Vec::new();
-                Poll::Pending
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Ready(Ok(())) => {
-                let n = rb.filled().len();
-                // SAFETY: `ReadBuf` guarantees its first `n` bytes, the
-                // start of `ahead`'s spare capacity, are initialized.
-                unsafe { self.ahead.set_len(n) };
-                Poll::Ready(Ok(n > 0))
-            }
-        }
-    }
-}
-
 impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -330,53 +269,22 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
         if let Some(v) = &self.violation {
             return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, v.clone())));
         }
+        let before = buf.filled().len();
         let this = &mut *self;
-        if !std::task::ready!(this.poll_fill(cx))? {
-            return Poll::Ready(Ok(())); // end of stream
-        }
-        let available = &this.ahead[this.taken..];
-        let chunk = &available[..available.len().min(buf.remaining())];
-        match this.watch.inspect(chunk) {
-            Ok(()) => {
-                buf.put_slice(chunk);
-                this.taken += chunk.len();
+        std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        if let Err((at, v)) = this.watch.inspect(&buf.filled()[before..]) {
+            buf.set_filled(before + at);
+            if at == 0 {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, v)));
             }
-            Err((at, v)) => {
-                buf.put_slice(&chunk[..at]);
-                this.taken += at;
-                if at == 0 {
-                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, v)));
-                }
-                this.violation = Some(v);
-            }
+            this.violation = Some(v);
         }
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl<S: AsyncWrite + Unpin> Guarded<S> {
-    /// Writes the queued data frames out.
-    fn poll_write_frames(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while self.written < self.frames.len() {
-            let n =
-                std::task::ready!(Pin::new(&mut self.inner).poll_write(cx, &self.frames[self.written..]))?;
-            if n == 0 {
-                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-            }
-            self.written += n;
-        }
-        if self.frames.capacity() > KEEP_FRAMES_CAPACITY {
-            self.frames = Vec::new();
-        }
-        self.frames.clear();
-        self.written = 0;
         Poll::Ready(Ok(()))
     }
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        std::task::ready!(self.poll_write_frames(cx))?;
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
     fn poll_write_vectored(
@@ -384,14 +292,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        std::task::ready!(self.poll_write_frames(cx))?;
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        std::task::ready!(self.poll_write_frames(cx))?;
         Pin::new(&mut self.inner).poll_flush(cx)
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -6,6 +6,7 @@
 //! RFC 6455): synchronous validation errors, events `Open`, `Message`,
 //! `Error`, `Close` in the browser's order, exact `bufferedAmount`.
 
+mod buffered;
 mod connect;
 mod connection;
 pub mod dispatch;
