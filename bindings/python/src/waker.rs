@@ -61,8 +61,9 @@ impl Waker {
     /// Consumes the wake-up and returns the ids of the sockets that have new
     /// events (possibly with repeats, possibly already handled).
     fn drain(&self) -> Vec<u64> {
-        let mut buf = [0u8; 256];
-        while matches!((&self.inner.reader).read(&mut buf), Ok(n) if n > 0) {}
+        // At most one byte is in flight (see `armed`): one read takes it.
+        let mut buf = [0u8; 64];
+        let _ = (&self.inner.reader).read(&mut buf);
         // Re-arm before taking the list: an event after this point writes a
         // new byte, one before it is in the list.
         self.inner.armed.store(true, Ordering::Release);
