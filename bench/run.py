@@ -607,7 +607,7 @@ def render_markdown(doc, clients: List[Client], workloads: List[str], med, ratio
             val = f"×{t['value']:.3f}"
         met = "(info)" if t.get("info") else {True: "yes", False: "**no**", None: "?"}[t["met"]]
         lines.append(f"| {t['client']} | {t['target']} | {val} | {met} |")
-    lines += ["", "Reproduce: `make bench` at the repository root (4 to 7 minutes here, builds included; see bench/README.md).", ""]
+    lines += ["", "Reproduce: `make bench` at the repository root (3 to 7 minutes here, builds included; see bench/README.md).", ""]
     missing = [c for c in clients if c.missing]
     if missing:
         lines += ["Not run: " + "; ".join(f"{c.label}: {c.missing}" for c in missing), ""]
