@@ -20,6 +20,7 @@ from ._protocols import protocol_list
 
 class _LoopHub:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
         self.waker = _native.Waker()
         self.connections: weakref.WeakValueDictionary[int, AsyncConnection] = weakref.WeakValueDictionary()
         loop.add_reader(self.waker.fileno(), self._on_ready)
@@ -92,7 +93,9 @@ class AsyncConnection:
     async def _wait(self) -> None:
         if self._waiter is not None:
             raise RuntimeError("another coroutine is already waiting on this connection")
-        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        # The hub's loop, the one whose reader wakes us (Python 3.11's
+        # get_running_loop() makes a getpid() system call).
+        waiter = self._waiter = self._hub.loop.create_future()
         try:
             await waiter
         finally:
