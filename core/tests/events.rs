@@ -491,3 +491,49 @@ fn a_full_queue_pauses_reading_until_the_application_pumps() {
     drop(Arc::clone(&queue));
     drop(ws);
 }
+
+/// A ping that arrives while a large message is only partly written: the
+/// pong goes out between frames, never inside one, and every message still
+/// arrives whole and in order, before the Close frame.
+#[test]
+fn a_pong_never_cuts_into_a_message_being_written() {
+    const BIG: usize = 32 << 20; // more than loopback socket buffers hold
+    let (go, wait_go) = gate();
+    let srv = raw_server(move |mut s| {
+        accept(&mut s);
+        // The client has queued its messages and the socket buffers are
+        // full (this side reads nothing yet): now ping.
+        wait_go.recv_timeout(Duration::from_secs(30)).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        s.write_all(&frame(true, 9, b"are you there")).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let got = read_until_close(&mut s);
+        s.write_all(&close_frame(1000, "")).unwrap();
+        got
+    });
+    let r = open(&srv.url, &[], Options::default());
+    assert_eq!(r.next(), Event::Open);
+    let payload: Vec<u8> = (0..BIG).map(|i| (i % 251) as u8).collect();
+    r.ws.send_binary(&payload).unwrap();
+    r.ws.send_text("after").unwrap();
+    go.send(()).unwrap();
+    // Wait until everything is written, then close.
+    let t = Instant::now();
+    while r.ws.buffered_amount() > 0 && t.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    r.ws.close(Some(1000), None).unwrap();
+    assert_eq!(r.until_close(), vec![close(1000, "", true)]);
+    let frames = srv.join.join().unwrap();
+    let kinds: Vec<u8> = frames.iter().map(|f| f.opcode).collect();
+    let data: Vec<&support::ClientFrame> = frames.iter().filter(|f| f.opcode == 1 || f.opcode == 2).collect();
+    assert_eq!(data.len(), 2, "{kinds:?}");
+    assert_eq!((data[0].opcode, data[0].payload.len()), (2, BIG));
+    assert!(data[0].payload == payload, "the large message arrived changed");
+    assert_eq!((data[1].opcode, &data[1].payload[..]), (1, &b"after"[..]));
+    let pongs: Vec<&support::ClientFrame> = frames.iter().filter(|f| f.opcode == 10).collect();
+    assert_eq!(pongs.len(), 1, "{kinds:?}");
+    assert_eq!(pongs[0].payload, b"are you there");
+    assert_eq!(kinds.last(), Some(&8), "Close comes last: {kinds:?}");
+    assert!(frames.iter().all(|f| f.masked && f.fin));
+}
