@@ -16,6 +16,8 @@ use tungstenite::protocol::frame::FrameHeader;
 /// Masking works through large payloads in blocks that stay in cache
 /// between the copy and the XOR.
 const MASK_BLOCK: usize = 64 * 1024;
+/// From this payload size on, a frame is encoded outside the lock.
+const OWN_BUFFER_MIN: usize = 64 * 1024;
 /// Masking keys drawn from the thread's CSPRNG at a time.
 const KEYS: usize = 8;
 
@@ -92,26 +94,38 @@ impl Outgoing {
 
     /// Appends one complete, masked data frame.
     pub(crate) fn push(&self, text: bool, payload: &[u8]) {
-        let len = payload.len() as u64;
+        if payload.len() >= OWN_BUFFER_MIN {
+            return self.push_large(text, payload);
+        }
         let mut f = self.lock();
         let key = f.key();
-        let header = FrameHeader {
-            is_final: true,
-            opcode: OpCode::Data(if text { Data::Text } else { Data::Binary }),
-            mask: Some(key),
-            ..FrameHeader::default()
-        };
         let was_empty = f.bytes.is_empty();
-        f.bytes.reserve(header.len(len) + payload.len());
-        header.format(len, &mut f.bytes).expect("writing to a Vec cannot fail");
-        for block in payload.chunks(MASK_BLOCK) {
-            let start = f.bytes.len();
-            f.bytes.extend_from_slice(block);
-            // Blocks are multiples of 4 bytes long, so each starts at key[0].
-            apply_mask(&mut f.bytes[start..], key);
+        encode(&mut f.bytes, text, payload, key);
+        f.payload += payload.len() as u64;
+        f.buffered += payload.len() as u64;
+        self.added(f, was_empty);
+    }
+
+    /// A large frame is encoded into its own buffer before taking the lock,
+    /// so the connection task never waits for the copy; when nothing else
+    /// is queued, the buffer itself becomes the queue.
+    fn push_large(&self, text: bool, payload: &[u8]) {
+        let mut own = Vec::new();
+        encode(&mut own, text, payload, rand::random());
+        let mut f = self.lock();
+        let was_empty = f.bytes.is_empty();
+        if was_empty {
+            f.bytes = own;
+        } else {
+            f.bytes.extend_from_slice(&own);
         }
-        f.payload += len;
-        f.buffered += len;
+        f.payload += payload.len() as u64;
+        f.buffered += payload.len() as u64;
+        self.added(f, was_empty);
+    }
+
+    /// Wakes the task if the queue was empty before this frame.
+    fn added(&self, f: std::sync::MutexGuard<'_, Frames>, was_empty: bool) {
         if was_empty {
             self.pending.store(true, Ordering::Release);
         }
@@ -147,6 +161,25 @@ impl Outgoing {
         f.payload = 0;
         self.pending.store(false, Ordering::Release);
         taken
+    }
+}
+
+/// Appends a masked frame of `payload` to `out`.
+fn encode(out: &mut Vec<u8>, text: bool, payload: &[u8], key: [u8; 4]) {
+    let len = payload.len() as u64;
+    let header = FrameHeader {
+        is_final: true,
+        opcode: OpCode::Data(if text { Data::Text } else { Data::Binary }),
+        mask: Some(key),
+        ..FrameHeader::default()
+    };
+    out.reserve(header.len(len) + payload.len());
+    header.format(len, out).expect("writing to a Vec cannot fail");
+    for block in payload.chunks(MASK_BLOCK) {
+        let start = out.len();
+        out.extend_from_slice(block);
+        // Blocks are multiples of 4 bytes long, so each starts at key[0].
+        apply_mask(&mut out[start..], key);
     }
 }
 
@@ -198,6 +231,31 @@ mod tests {
             assert_eq!(h.opcode, OpCode::Data(want));
             assert_eq!(p, payload, "length {n}");
         }
+    }
+
+    #[test]
+    fn small_and_large_frames_keep_their_order() {
+        let out = Outgoing::default();
+        let large = vec![7u8; OWN_BUFFER_MIN + 3];
+        out.push(true, b"one");
+        out.push(false, &large);
+        out.push(true, b"three");
+        let mut buf = Vec::new();
+        let t = out.take_into(&mut buf);
+        assert_eq!(t.payload, 3 + large.len() as u64 + 5);
+        let mut at = 0;
+        let mut got = Vec::new();
+        while at < buf.len() {
+            let mut c = Cursor::new(&buf[at..]);
+            let (_, len) = FrameHeader::parse(&mut c).unwrap().unwrap();
+            let end = at + c.position() as usize + len as usize;
+            got.push(unmask(&buf[at..end]).1);
+            at = end;
+        }
+        assert_eq!(got, vec![b"one".to_vec(), large, b"three".to_vec()]);
+        assert_eq!(out.buffered(), t.payload);
+        out.written(t.payload);
+        assert_eq!(out.buffered(), 0);
     }
 
     #[test]
