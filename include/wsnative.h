@@ -414,7 +414,9 @@ ws_result ws_new(const char *url,
 // while OPEN (ws_buffered_amount() grows by `len`); while CLOSING or CLOSED
 // the data is discarded but ws_buffered_amount() still grows.
 // WS_RESULT_INVALID_UTF8 if the bytes are not UTF-8 (nothing queued).
-// Never blocks.
+// Never waits for the network: the message is masked into the socket's
+// send buffer and written by a library thread (sends to one socket from
+// several threads take turns for that copy).
 //
 // # Safety
 // `socket` must be a live socket; `text` must point to `len` bytes (NULL
@@ -422,7 +424,8 @@ ws_result ws_new(const char *url,
 ws_result ws_send_text(struct ws_socket *socket, const char *text, size_t len);
 
 // Sends a binary message (`len` bytes at `data`, copied). Same states and
-// bufferedAmount rules as ws_send_text(). Never blocks.
+// bufferedAmount rules as ws_send_text(). Never waits for the network (see
+// ws_send_text()).
 //
 // # Safety
 // `socket` must be a live socket; `data` must point to `len` bytes (NULL

@@ -1,6 +1,8 @@
 //! The application's handle on one WebSocket: the browser object's methods
 //! and attributes. Every method only enqueues work for the connection task
-//! and returns; none blocks or waits on the runtime.
+//! and returns; none waits for the network or the runtime (`send()` copies
+//! the message into the socket's send buffer under a lock that concurrent
+//! senders and the task hold only briefly).
 
 use crate::connection::{self, Command};
 use crate::dispatch::EventQueue;

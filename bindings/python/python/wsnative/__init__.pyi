@@ -263,7 +263,8 @@ class WebSocket(_native.Socket):
         ``bytes``/``bytearray``/``memoryview`` (any bytes-like object) as
         binary. Raises ``InvalidStateError`` while CONNECTING,
         ``InvalidUtf8Error`` for a ``str`` that is not valid UTF-8, and
-        ``TypeError`` for other types. Never blocks."""
+        ``TypeError`` for other types. Never waits for the network: the
+        message is copied into the socket's send buffer."""
     def close(self, code: Optional[int] = None, reason: Optional[str] = None) -> None:
         """Starts the closing handshake and returns at once. ``code`` must
         be 1000 or 3000..4999 (``InvalidAccessError``); ``reason`` at most
