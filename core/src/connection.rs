@@ -527,22 +527,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
     /// connection can still carry one, briefly, then drop TCP.
     async fn send_failure_close(&mut self, code: u16) {
         let frame = CloseFrame { code: CloseCode::from(code), reason: "".into() };
-        let open = self.phase == Phase::Open;
         let attempt = async {
             // Finish what is being written, then the messages the
             // application sent while the connection was open, then Close.
             poll_fn(|cx| Pin::new(&mut self.ws).poll_flush(cx)).await.ok()?;
             self.shared.outgoing.written(std::mem::take(&mut self.in_flight));
-            let frames = self.ws.get_mut().get_mut().frames_mut();
-            let taken = self.shared.outgoing.take_into(frames);
-            if !open {
-                frames.clear();
-            }
+            self.take_frames();
             Pin::new(&mut self.ws).start_send(WsMessage::Close(Some(frame))).ok()?;
             poll_fn(|cx| Pin::new(&mut self.ws).poll_flush(cx)).await.ok()?;
-            if open {
-                self.shared.outgoing.written(taken.payload);
-            }
+            self.shared.outgoing.written(std::mem::take(&mut self.in_flight));
             Some(())
         };
         let _ = tokio::time::timeout(FAIL_FLUSH_TIMEOUT, attempt).await;

@@ -92,40 +92,29 @@ impl Outgoing {
         }
     }
 
-    /// Appends one complete, masked data frame.
+    /// Appends one complete, masked data frame, and wakes the task if the
+    /// queue was empty.
     pub(crate) fn push(&self, text: bool, payload: &[u8]) {
-        if payload.len() >= OWN_BUFFER_MIN {
-            return self.push_large(text, payload);
-        }
-        let mut f = self.lock();
-        let key = f.key();
-        let was_empty = f.bytes.is_empty();
-        encode(&mut f.bytes, text, payload, key);
-        f.payload += payload.len() as u64;
-        f.buffered += payload.len() as u64;
-        self.added(f, was_empty);
-    }
-
-    /// A large frame is encoded into its own buffer before taking the lock,
-    /// so the connection task never waits for the copy; when nothing else
-    /// is queued, the buffer itself becomes the queue.
-    fn push_large(&self, text: bool, payload: &[u8]) {
-        let mut own = Vec::new();
-        encode(&mut own, text, payload, rand::random());
+        // A large frame is encoded into its own buffer before taking the
+        // lock, so the connection task never waits for the copy.
+        let own = (payload.len() >= OWN_BUFFER_MIN).then(|| {
+            let mut own = Vec::new();
+            encode(&mut own, text, payload, rand::random());
+            own
+        });
         let mut f = self.lock();
         let was_empty = f.bytes.is_empty();
-        if was_empty {
-            f.bytes = own;
-        } else {
-            f.bytes.extend_from_slice(&own);
+        match own {
+            // Nothing else is queued: the buffer itself becomes the queue.
+            Some(own) if was_empty => f.bytes = own,
+            Some(own) => f.bytes.extend_from_slice(&own),
+            None => {
+                let key = f.key();
+                encode(&mut f.bytes, text, payload, key);
+            }
         }
         f.payload += payload.len() as u64;
         f.buffered += payload.len() as u64;
-        self.added(f, was_empty);
-    }
-
-    /// Wakes the task if the queue was empty before this frame.
-    fn added(&self, f: std::sync::MutexGuard<'_, Frames>, was_empty: bool) {
         if was_empty {
             self.pending.store(true, Ordering::Release);
         }
@@ -152,7 +141,6 @@ impl Outgoing {
         let mut f = self.lock();
         let taken = Taken { bytes: f.bytes.len(), payload: f.payload };
         if out.is_empty() {
-            out.clear();
             std::mem::swap(out, &mut f.bytes);
         } else {
             out.extend_from_slice(&f.bytes);

@@ -42,6 +42,13 @@ enum Step {
 }
 
 impl Reader {
+    /// The local buffer, emptied, as a Vec for the inbox to fill: neither
+    /// side reallocates per batch. `local` must be empty.
+    fn spare(&mut self) -> Vec<Event> {
+        debug_assert!(self.local.is_empty());
+        Vec::from(std::mem::take(&mut self.local))
+    }
+
     /// Books `ev` and says what it means to a reader.
     fn step(&mut self, core: &WebSocket, ev: Event) -> Step {
         match ev {
@@ -95,8 +102,7 @@ impl Connection {
             // Cleared before looking: an event added from now on wakes the loop.
             ready.flag.store(false, Ordering::SeqCst);
         }
-        // The emptied buffer goes to the inbox, so neither side reallocates.
-        let mut batch = Vec::from(std::mem::take(&mut r.local));
+        let mut batch = r.spare();
         self.inbox.take(&mut batch);
         r.local = VecDeque::from(batch);
         r.local.pop_front()
@@ -150,7 +156,7 @@ impl Connection {
         let mut spare = {
             let mut r = locked(&self.reader);
             if r.local.is_empty() {
-                Vec::from(std::mem::take(&mut r.local))
+                r.spare()
             } else {
                 Vec::new()
             }
