@@ -140,6 +140,13 @@ fn server_process() -> ServerProcess {
     ServerProcess { child, url: line.trim().to_string() }
 }
 
+/// The counts, also after a failed assertion poisoned the lock (the handler
+/// keeps running on library threads; a panic there would abort the test
+/// binary and hide the assertion's message).
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Opens `n` sockets at once, checks each with one echo, then closes them.
 fn concurrent(n: usize) {
     let srv = server_process();
@@ -160,18 +167,18 @@ fn concurrent(n: usize) {
                         Event::Close { was_clean: true, .. } => "clean close",
                         Event::Close { .. } => "abnormal close",
                     };
-                    *counts.lock().unwrap().entry(k).or_default() += 1;
+                    *locked(&counts).entry(k).or_default() += 1;
                 }),
             )
             .unwrap()
         })
         .collect();
-    let count = |k| counts.lock().unwrap().get(k).copied().unwrap_or(0);
+    let count = |k| locked(&counts).get(k).copied().unwrap_or(0);
     let deadline = Duration::from_secs(90);
     while count("open") + count("error") < n && t.elapsed() < deadline {
         thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(count("open"), n, "{:?}", counts.lock().unwrap());
+    assert_eq!(count("open"), n, "{:?}", locked(&counts));
     let opened_in = t.elapsed();
     for ws in &sockets {
         ws.send_text("ping").unwrap();
@@ -186,7 +193,7 @@ fn concurrent(n: usize) {
     while count("clean close") < n && t.elapsed() < deadline {
         thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(count("clean close"), n, "{:?}", counts.lock().unwrap());
+    assert_eq!(count("clean close"), n, "{:?}", locked(&counts));
     eprintln!("{n} connections: all open after {opened_in:?}, all closed after {:?}", t.elapsed());
 }
 

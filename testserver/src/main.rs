@@ -99,6 +99,24 @@ async fn stdin_closed() {
     let _ = rx.await;
 }
 
+/// Connections the kernel may hold for the server before it accepts them
+/// (Linux caps it at net.core.somaxconn, 4096 by default). tokio's
+/// `TcpListener::bind` uses 1024: thousands of clients connecting at once
+/// then see dropped SYNs and retransmit after 1, 3, 7, ... seconds.
+const LISTEN_BACKLOG: u32 = 4096;
+
+async fn listen(host: &str, port: u16) -> std::io::Result<tokio::net::TcpListener> {
+    let addr = tokio::net::lookup_host((host, port))
+        .await?
+        .next()
+        .ok_or_else(|| std::io::Error::other("the host has no address"))?;
+    let socket =
+        if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 async fn run(options: Options) -> Result<(), String> {
     let acceptor = match (&options.tls_cert, &options.tls_key) {
         (Some(cert), Some(key)) => {
@@ -109,9 +127,8 @@ async fn run(options: Options) -> Result<(), String> {
         _ => None,
     };
     let host = options.host.trim_start_matches('[').trim_end_matches(']');
-    let listener = tokio::net::TcpListener::bind((host, options.port))
-        .await
-        .map_err(|e| format!("binding {host} port {}: {e}", options.port))?;
+    let listener =
+        listen(host, options.port).await.map_err(|e| format!("binding {host} port {}: {e}", options.port))?;
     let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
     let scheme = if acceptor.is_some() { "wss" } else { "ws" };
 
