@@ -1,5 +1,6 @@
 # wsnative build and test entry points. `make demo` and `make test` work on a
-# fresh machine with Rust, Python 3, gcc and node (see .ci/run and the README).
+# fresh machine with Rust, Python 3, gcc and make: `make test` first runs
+# `make deps` (scripts/deps.sh), which installs what the tests need.
 
 CARGO   ?= cargo
 CC      ?= gcc
@@ -11,9 +12,14 @@ CWARN   := -Wall -Wextra -Werror -std=c11 -D_POSIX_C_SOURCE=200809L
 LIBS    := -lpthread -ldl -lm
 CBINDGEN_VERSION := 0.29.4
 
-.PHONY: all lib demo chat-demo chat-test test test-rust test-c test-c-valgrind test-python test-browser fuzz lint header header-check autobahn bench clean
+.PHONY: all deps lib demo chat-demo chat-test test test-rust test-c test-c-valgrind test-python test-browser fuzz lint header header-check autobahn bench clean
 
 all: lib
+
+# Test tools: valgrind, chromium, openssl (apt), cbindgen and cargo-fuzz
+# (cargo). Idempotent; nothing happens when all are there.
+deps:
+	@bash scripts/deps.sh
 
 lib:
 	$(CARGO) build --release -p wsnative -p wsnative-testserver
@@ -63,14 +69,13 @@ test-c: lib
 	@sh tests-c/run.sh asan
 
 # The same tests under valgrind memcheck, linked with the shared library.
-test-c-valgrind: lib
-	@command -v valgrind >/dev/null 2>&1 || { apt-get update && apt-get install -y valgrind; }
+test-c-valgrind: deps lib
 	@sh tests-c/run.sh valgrind
 
 header:
 	cbindgen --quiet --config cbindgen.toml --crate wsnative --output include/wsnative.h ffi
 
-header-check:
+header-check: deps
 	@cbindgen --version | grep -q "$(CBINDGEN_VERSION)" || { echo "cbindgen $(CBINDGEN_VERSION) required"; exit 1; }
 	cbindgen --quiet --config cbindgen.toml --crate wsnative --output $(BUILD)/wsnative.h ffi
 	cmp $(BUILD)/wsnative.h include/wsnative.h || { echo "include/wsnative.h is stale: run make header"; exit 1; }
@@ -89,22 +94,21 @@ $(BUILD)/events_client: tests-browser/events_client.c include/wsnative.h lib | $
 # The Python client runs too when the package's test venv exists (make
 # test-python creates it).
 PY_VENV := bindings/python/.venv/bin/python
-test-browser: $(BUILD)/events_client
-	@command -v chromium >/dev/null || { echo "chromium is required (apt-get install chromium)"; exit 1; }
+test-browser: deps $(BUILD)/events_client
 	$(PYTHON) tests-browser/differential.py $(BUILD)/events_client \
 	  $$( [ -x $(PY_VENV) ] && echo --python $(PY_VENV) ) --report $(BUILD)/differential.json
 
 # Coverage-guided fuzzing of every parser of untrusted input (fuzz/run.sh);
 # FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 15
-fuzz:
+fuzz: deps
 	sh fuzz/run.sh $(FUZZ_SECONDS)
 
 test-python:
 	bash bindings/python/run-tests.sh
 
-# Every test of the project; what CI runs (through .ci/run).
-test: lint header-check test-rust demo test-python test-browser fuzz test-c test-c-valgrind chat-test autobahn
+# Every test of the project; what CI runs (through .ci/run). deps comes first.
+test: deps lint header-check test-rust demo test-python test-browser fuzz test-c test-c-valgrind chat-test autobahn
 	@echo "make test: all suites passed"
 
 # wsnative against other clients on one fast server (bench/README.md): builds

@@ -9,7 +9,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
-command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --version 0.13.2 --locked
+command -v cargo-fuzz >/dev/null 2>&1 || { echo "cargo-fuzz is missing: run make deps"; exit 1; }
 export RUSTC_BOOTSTRAP=1
 for target in url_and_protocols option_values handshake_response server_stream; do
   mkdir -p "fuzz/corpus/$target"
