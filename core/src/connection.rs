@@ -4,7 +4,7 @@
 
 use crate::buffered::Buffered;
 use crate::connect::tcp_connect;
-use crate::dispatch::EventQueue;
+use crate::flow::FlowControl;
 use crate::event::{Event, EventHandler, Message, ReadyState};
 use crate::frame_guard::{Guarded, Violation};
 use crate::handshake;
@@ -17,7 +17,6 @@ use futures_util::{Sink, Stream};
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -36,12 +35,22 @@ const ENGINE_READ_BUFFER: usize = 4096;
 const READ_BUDGET: usize = 512;
 /// How long a failed connection may spend sending its Close frame.
 const FAIL_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
+/// After close() during CONNECTING, how long the opening request may still
+/// take to go out.
+const REQUEST_GRACE: Duration = Duration::from_secs(1);
+/// tungstenite's buffer for the frames it writes itself (pongs and Close):
+/// when the socket does not take them, a pong that does not fit waits in its
+/// single slot and is replaced by the next one (RFC 6455 5.5.3 allows
+/// answering only the most recent ping), so a ping flood against a server
+/// that never reads costs no memory.
+const ENGINE_WRITE_BUFFER_MAX: usize = 4096;
 
 /// What the handle asks of the task (messages go through
 /// [`crate::outgoing::Outgoing`] instead).
 pub(crate) enum Command {
-    /// `close(code, reason)`.
-    Close { code: Option<u16>, reason: String },
+    /// `close(code, reason)`; `fail` when the application had not seen
+    /// `open` yet (the browser then fails the connection).
+    Close { code: Option<u16>, reason: String, fail: bool },
     /// The application released the socket: close with 1001 if open.
     Release,
     /// The library shuts down: close with 1001 within `deadline`.
@@ -53,18 +62,24 @@ pub(crate) enum Command {
 struct Emitter {
     shared: Arc<Shared>,
     handler: Option<EventHandler>,
+    /// The handler is the application's own (immediate dispatch): the state
+    /// it reads moves here, right before each event. Otherwise the binding
+    /// that dispatches the events moves it.
+    immediate: bool,
 }
 
 impl Emitter {
     fn emit(&mut self, ev: Event) {
         if let Some(h) = self.handler.as_mut() {
-            h(ev);
+            if !self.immediate || self.shared.view.deliver(&ev) {
+                h(ev);
+            }
         }
     }
 
     fn message(&mut self, data: Bytes, is_text: bool) {
         // Messages reach the application only while it has not called close().
-        if !self.shared.close_requested.load(Ordering::Acquire) {
+        if !self.shared.view.close_requested() {
             self.emit(Event::Message(Message { data, is_text }));
         }
     }
@@ -94,18 +109,19 @@ pub(crate) async fn run(
     options: Options,
     tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
     handler: EventHandler,
-    flow: Option<Arc<EventQueue>>,
+    immediate: bool,
+    flow: Option<Arc<FlowControl>>,
     mut cmds: UnboundedReceiver<Command>,
 ) {
-    let mut em = Emitter { shared: Arc::clone(&shared), handler: Some(handler) };
+    let mut em = Emitter { shared: Arc::clone(&shared), handler: Some(handler), immediate };
     // Boxed: the connecting state (TLS handshake, HTTP buffers) is freed
     // once open instead of sizing the task for its whole life.
-    let connecting = tokio::time::timeout(
+    let mut connecting = Box::pin(tokio::time::timeout(
         options.connect_timeout,
-        Box::pin(establish(&shared, &protocols, &options, tls)),
-    );
+        establish(&shared, &protocols, &options, tls),
+    ));
     let ws = tokio::select! {
-        r = connecting => match r {
+        r = &mut connecting => match r {
             Ok(Ok(ws)) => ws,
             Ok(Err(msg)) => return em.finish(Some(msg), 1006, String::new(), false),
             Err(_) => {
@@ -113,15 +129,19 @@ pub(crate) async fn run(
                 return em.finish(Some(msg), 1006, String::new(), false);
             }
         },
-        why = aborted_while_connecting(&mut cmds) => {
-            return em.finish(Some(why), 1006, String::new(), false);
+        (why, closed) = aborted_while_connecting(&mut cmds) => {
+            em.finish(Some(why), 1006, String::new(), false);
+            if closed {
+                // As in the browser, whose opening request is already on its
+                // way when close() takes effect: the server still sees the
+                // connection and the request, then TCP is dropped.
+                let _ = tokio::time::timeout(REQUEST_GRACE, connecting).await;
+            }
+            return;
         }
     };
-    if !shared.transition(ReadyState::Connecting, ReadyState::Open) {
-        // close() raced with the end of the handshake: it fails the connection.
-        let msg = "close() was called before the connection was established".to_string();
-        return em.finish(Some(msg), 1006, String::new(), false);
-    }
+    drop(connecting);
+    shared.set_state(ReadyState::Open);
     em.emit(Event::Open);
     drive(ws, shared, cmds, options.close_timeout, flow, em).await
 }
@@ -133,7 +153,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     shared: Arc<Shared>,
     cmds: UnboundedReceiver<Command>,
     close_timeout: Duration,
-    flow: Option<Arc<EventQueue>>,
+    flow: Option<Arc<FlowControl>>,
     mut em: Emitter,
 ) {
     let mut conn = OpenConnection {
@@ -161,6 +181,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             conn.send_failure_close(v.code).await;
             em.finish(Some(v.message), 1006, String::new(), false)
         }
+        End::Dropped(why) => em.finish(Some(why), 1006, String::new(), false),
     }
 }
 
@@ -208,18 +229,22 @@ async fn engine<S: AsyncRead + AsyncWrite + Unpin>(
     first.extend_from_slice(leftover);
     let config = WebSocketConfig::default()
         .read_buffer_size(ENGINE_READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(ENGINE_WRITE_BUFFER_MAX)
         .max_message_size(Some(max_message_size))
         .max_frame_size(Some(max_message_size));
     WebSocketStream::from_partially_read(stream, first, Role::Client, Some(config)).await
 }
 
+const CLOSED_WHILE_CONNECTING: &str = "close() was called before the connection was established";
+
 /// Resolves when the application gives up on a connection still being
-/// established; says why.
-async fn aborted_while_connecting(cmds: &mut UnboundedReceiver<Command>) -> String {
+/// established; says why, and whether it was close().
+async fn aborted_while_connecting(cmds: &mut UnboundedReceiver<Command>) -> (String, bool) {
     match cmds.recv().await {
-        Some(Command::Close { .. }) => "close() was called before the connection was established".into(),
-        Some(Command::Release) | None => "the socket was released while connecting".into(),
-        Some(Command::Shutdown { .. }) => "the library was shut down while connecting".into(),
+        Some(Command::Close { .. }) => (CLOSED_WHILE_CONNECTING.into(), true),
+        Some(Command::Release) | None => ("the socket was released while connecting".into(), false),
+        Some(Command::Shutdown { .. }) => ("the library was shut down while connecting".into(), false),
     }
 }
 
@@ -252,6 +277,9 @@ enum End {
     Abnormal,
     /// The connection was failed: error event, then close 1006.
     Failed(Violation),
+    /// The application failed the connection (close() before it saw open):
+    /// TCP is dropped without a Close frame, error event, then close 1006.
+    Dropped(String),
 }
 
 struct OpenConnection<S> {
@@ -267,8 +295,8 @@ struct OpenConnection<S> {
     received_close: Option<(u16, String)>,
     timer: Option<Pin<Box<Sleep>>>,
     close_timeout: Duration,
-    /// The queue of a queued socket: reading pauses while it is full.
-    flow: Option<Arc<EventQueue>>,
+    /// The budget of a queued socket: reading pauses while it is spent.
+    flow: Option<Arc<FlowControl>>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
@@ -351,7 +379,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
             self.take_frames();
             while let Some(cmd) = self.outbox.pop_front() {
                 match cmd {
-                    Command::Close { code, reason } => self.start_close(code, reason)?,
+                    Command::Close { fail: true, .. } => {
+                        return Err(End::Dropped(CLOSED_WHILE_CONNECTING.into()))
+                    }
+                    Command::Close { code, reason, .. } => self.start_close(code, reason)?,
                     Command::Release => self.start_close(Some(1001), String::new())?,
                     Command::Shutdown { .. } => self.start_close(Some(1001), "shutting down".into())?,
                 }
@@ -421,7 +452,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
             // Flow control, until the application calls close() (from then
             // on queued messages are dropped, and the Close must get through).
             if let Some(q) = &self.flow {
-                if !self.shared.close_requested.load(Ordering::Acquire) && q.poll_room(cx).is_pending() {
+                if !self.shared.view.close_requested() && q.poll_room(cx).is_pending() {
                     return Read::Blocked;
                 }
             }
@@ -451,7 +482,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                         WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => {
                             self.must_flush = true
                         }
-                        WsMessage::Close(frame) => self.on_close_frame(frame),
+                        WsMessage::Close(frame) => self.on_close_frame(frame, em),
                     }
                     // What a callback sent in answer goes out before the
                     // next frame is processed (it may close or fail the
@@ -468,7 +499,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
         Read::Blocked
     }
 
-    fn on_close_frame(&mut self, frame: Option<CloseFrame>) {
+    fn on_close_frame(&mut self, frame: Option<CloseFrame>, em: &mut Emitter) {
         let (code, reason) =
             frame.map_or((1005, String::new()), |f| (u16::from(f.code), f.reason.to_string()));
         if self.received_close.is_none() {
@@ -478,6 +509,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
             Phase::Open => {
                 // tungstenite queued the echo of the server's Close.
                 self.shared.set_state(ReadyState::Closing);
+                em.emit(Event::Closing);
                 self.phase = Phase::ClosingByPeer;
                 self.must_flush = true;
                 self.arm(self.close_timeout);
@@ -567,6 +599,10 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
                 }
             }
             Event::Error { .. } => assert!(!v.iter().any(|e| matches!(e, Event::Error { .. })), "two errors"),
+            Event::Closing => {
+                let twice = v.iter().any(|e| matches!(e, Event::Closing | Event::Error { .. }));
+                assert!(!twice, "closing twice, or after an error");
+            }
             Event::Close { code, was_clean, .. } => {
                 let failed = v.iter().any(|e| matches!(e, Event::Error { .. }));
                 assert!(!failed || (*code == 1006 && !was_clean), "close after error must be 1006");
@@ -584,8 +620,8 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
             shared.outgoing.push(true, b"hello");
         }
         if client_actions & 2 != 0 {
-            shared.close_requested.store(true, Ordering::Release);
-            let _ = tx.send(Command::Close { code: Some(1000), reason: String::new() });
+            shared.view.request_close();
+            let _ = tx.send(Command::Close { code: Some(1000), reason: String::new(), fail: false });
         }
         let server_task = tokio::spawn(async move {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -606,7 +642,7 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
         let mut leftover = Vec::new();
         guarded.inspect_prefix(&mut leftover);
         let ws = engine(guarded, &leftover, 1 << 20).await;
-        let em = Emitter { shared: Arc::clone(&shared), handler: Some(handler) };
+        let em = Emitter { shared: Arc::clone(&shared), handler: Some(handler), immediate: false };
         drive(ws, shared, rx, Duration::from_secs(5), None, em).await;
         drop(tx);
         server_task.abort();

@@ -2,47 +2,44 @@
 //! on a thread of its choice.
 
 use crate::event::{Event, EventHandler};
-use futures_util::task::AtomicWaker;
+use crate::flow::{cost, FlowControl};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+/// How many times a waiting consumer yields the CPU before it sleeps: on a
+/// busy machine that lets the runtime thread add more events first, so the
+/// consumer wakes once per batch instead of once per message.
+pub const SPINS: usize = 32;
 
 type Notify = Box<dyn Fn() + Send + Sync>;
 
 #[derive(Default)]
 struct Inner {
     events: VecDeque<Event>,
-    /// Threads blocked in `pop`: pushes signal only when there is one.
+    /// Threads blocked waiting: pushes signal only when there is one.
     waiters: usize,
 }
 
-/// A FIFO of events filled by a socket's connection task.
+/// A FIFO of one socket's events, filled by its connection task.
 ///
-/// Flow control: with a limit set ([`EventQueue::set_limit`]) and the
-/// socket created by [`crate::WebSocket::connect_queued`], the connection
-/// stops reading from the network while the queued message bytes reach the
-/// limit, so a server that sends faster than the application pumps is held
-/// back by TCP instead of filling memory.
+/// Flow control: the socket created by [`crate::WebSocket::connect_queued`]
+/// stops reading from the network while the events waiting here cost
+/// `options.max_queued_bytes` or more (each event counts its payload plus
+/// [`crate::flow::EVENT_OVERHEAD`]), so a server that sends faster than the
+/// application pumps is held back by TCP instead of filling memory.
+///
+/// Every event taken from the queue must go through
+/// [`crate::WebSocket::deliver`] right before the application gets it.
 #[derive(Default)]
 pub struct EventQueue {
     inner: Mutex<Inner>,
     ready: Condvar,
+    /// A hint for spinning consumers: events may be waiting.
+    nonempty: AtomicBool,
     notify: Mutex<Option<Arc<Notify>>>,
-    /// Message payload bytes waiting in the queue.
-    queued_bytes: AtomicU64,
-    /// 0: no limit.
-    limit: AtomicU64,
-    /// The connection task, when it paused reading for lack of room.
-    reader: AtomicWaker,
-}
-
-fn payload_len(ev: &Event) -> u64 {
-    match ev {
-        Event::Message(m) => m.data.len() as u64,
-        _ => 0,
-    }
+    flow: Arc<FlowControl>,
 }
 
 impl EventQueue {
@@ -50,10 +47,19 @@ impl EventQueue {
         Arc::new(EventQueue::default())
     }
 
-    /// A handler that appends to this queue, for [`crate::WebSocket::connect`].
+    /// The queue's budget (its limit is set by `connect_queued`).
+    pub fn flow(&self) -> &Arc<FlowControl> {
+        &self.flow
+    }
+
+    /// A handler that appends to this queue.
     pub fn handler(self: &Arc<Self>) -> EventHandler {
         let q = Arc::clone(self);
         Box::new(move |ev| q.push(ev))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Calls `f` (on a library thread) each time an event is added, for
@@ -64,43 +70,19 @@ impl EventQueue {
 
     /// Sets the flow-control limit in bytes (0: none).
     pub fn set_limit(&self, bytes: u64) {
-        self.limit.store(bytes, Ordering::Release);
-        self.reader.wake();
+        self.flow.set_limit(bytes);
     }
 
-    /// Payload bytes of the messages waiting in the queue.
+    /// What the waiting events cost, in bytes.
     pub fn queued_bytes(&self) -> u64 {
-        self.queued_bytes.load(Ordering::Acquire)
-    }
-
-    /// Ready when the connection may read more from the network.
-    pub(crate) fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let limit = self.limit.load(Ordering::Acquire);
-        if limit == 0 || self.queued_bytes() < limit {
-            return Poll::Ready(());
-        }
-        self.reader.register(cx.waker());
-        if self.queued_bytes() < self.limit.load(Ordering::Acquire) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    }
-
-    fn taken(&self, bytes: u64) {
-        if bytes > 0 {
-            let now = self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel) - bytes;
-            let limit = self.limit.load(Ordering::Acquire);
-            if limit != 0 && now < limit {
-                self.reader.wake();
-            }
-        }
+        self.flow.used()
     }
 
     pub fn push(&self, ev: Event) {
-        self.queued_bytes.fetch_add(payload_len(&ev), Ordering::AcqRel);
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        self.flow.charge(cost(&ev));
+        let mut inner = self.lock();
         inner.events.push_back(ev);
+        self.nonempty.store(true, Ordering::Release);
         let wake = inner.waiters > 0;
         drop(inner);
         if wake {
@@ -115,40 +97,30 @@ impl EventQueue {
     /// Takes the next event, waiting at most `timeout` for one to arrive
     /// (`None`: do not wait).
     pub fn pop(&self, timeout: Option<Duration>) -> Option<Event> {
-        let ev = self.pop_inner(timeout);
-        if let Some(e) = &ev {
-            self.taken(payload_len(e));
-        }
-        ev
-    }
-
-    fn pop_inner(&self, timeout: Option<Duration>) -> Option<Event> {
-        let mut q = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(ev) = q.events.pop_front() {
-            return Some(ev);
-        }
-        let deadline = Instant::now() + timeout?;
-        q.waiters += 1;
-        let ev = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break None;
-            }
-            q = self.ready.wait_timeout(q, left).unwrap_or_else(|e| e.into_inner()).0;
-            if let Some(ev) = q.events.pop_front() {
-                break Some(ev);
-            }
+        let mut q = self.lock();
+        let ev = match q.events.pop_front() {
+            Some(ev) => Some(ev),
+            None => match timeout {
+                None => None,
+                Some(t) => {
+                    q = self.wait(q, Instant::now() + t);
+                    q.events.pop_front()
+                }
+            },
         };
-        q.waiters -= 1;
+        if q.events.is_empty() {
+            self.nonempty.store(false, Ordering::Release);
+        }
+        drop(q);
+        if let Some(e) = &ev {
+            self.flow.release(cost(e));
+        }
         ev
     }
 
-    /// Waits at most `timeout` until the queue holds an event, without taking
-    /// it; true if it does. (A dispatcher that must take and deliver under
-    /// its own lock waits here first.)
-    pub fn wait_nonempty(&self, timeout: Duration) -> bool {
-        let mut q = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let deadline = Instant::now() + timeout;
+    /// Sleeps on the condition variable until an event is waiting or
+    /// `deadline` passes.
+    fn wait<'a>(&self, mut q: MutexGuard<'a, Inner>, deadline: Instant) -> MutexGuard<'a, Inner> {
         q.waiters += 1;
         while q.events.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -158,21 +130,94 @@ impl EventQueue {
             q = self.ready.wait_timeout(q, left).unwrap_or_else(|e| e.into_inner()).0;
         }
         q.waiters -= 1;
+        q
+    }
+
+    /// Waits at most `timeout` until the queue holds an event, without taking
+    /// it; true if it does. (A dispatcher that must take and deliver under
+    /// its own lock waits here first.)
+    pub fn wait_nonempty(&self, timeout: Duration) -> bool {
+        let q = self.wait(self.lock(), Instant::now() + timeout);
         !q.events.is_empty()
     }
 
-    /// Takes every waiting event at once (one lock for a whole batch).
-    pub fn drain_into(&self, out: &mut Vec<Event>) {
+    /// Moves every waiting event to the end of `out` at once (one lock for
+    /// a whole batch), waiting at most `timeout` for the first one: a few
+    /// yields of the CPU first, then sleep. True if any event was taken.
+    /// The events' cost is released here: a consumer that takes a batch
+    /// holds it outside the budget, so it should take batches only as it
+    /// consumes them.
+    pub fn take_batch(&self, out: &mut Vec<Event>, timeout: Option<Duration>) -> bool {
         let start = out.len();
-        out.extend(self.inner.lock().unwrap_or_else(|e| e.into_inner()).events.drain(..));
-        self.taken(out[start..].iter().map(payload_len).sum());
+        let taken = self.take_batch_charged(out, timeout);
+        self.flow.release(out[start..].iter().map(cost).sum());
+        taken
+    }
+
+    /// [`EventQueue::take_batch`] without the release: the events taken stay
+    /// charged to [`EventQueue::flow`] until the consumer releases their
+    /// cost ([`crate::flow::cost`]) as the application gets them, so a batch
+    /// held by a reader still counts against the limit.
+    pub fn take_batch_charged(&self, out: &mut Vec<Event>, timeout: Option<Duration>) -> bool {
+        if timeout.is_some() {
+            for _ in 0..SPINS {
+                if self.nonempty.load(Ordering::Acquire) {
+                    break;
+                }
+                std::thread::yield_now();
+            }
+        }
+        let mut q = self.lock();
+        if q.events.is_empty() {
+            if let Some(t) = timeout {
+                q = self.wait(q, Instant::now() + t);
+            }
+        }
+        let start = out.len();
+        out.extend(q.events.drain(..));
+        self.nonempty.store(false, Ordering::Release);
+        drop(q);
+        out.len() > start
     }
 
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).events.len()
+        self.lock().events.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Message;
+    use bytes::Bytes;
+
+    fn msg(n: usize) -> Event {
+        Event::Message(Message { data: Bytes::from(vec![0u8; n]), is_text: false })
+    }
+
+    #[test]
+    fn every_event_costs_its_payload_and_a_fixed_overhead() {
+        let q = EventQueue::new();
+        q.push(msg(0));
+        q.push(msg(16));
+        q.push(Event::Open);
+        assert_eq!(q.queued_bytes(), 3 * crate::flow::EVENT_OVERHEAD + 16);
+        q.pop(None);
+        assert_eq!(q.queued_bytes(), 2 * crate::flow::EVENT_OVERHEAD + 16);
+        let mut out = Vec::new();
+        assert!(q.take_batch(&mut out, None));
+        assert_eq!(out.len(), 2);
+        assert_eq!(q.queued_bytes(), 0);
+        assert!(!q.take_batch(&mut out, Some(Duration::from_millis(1))));
+        q.push(msg(8));
+        out.clear();
+        assert!(q.take_batch_charged(&mut out, None));
+        assert_eq!(q.queued_bytes(), crate::flow::EVENT_OVERHEAD + 8);
+        q.flow().release(cost(&out[0]));
+        assert_eq!(q.queued_bytes(), 0);
     }
 }

@@ -46,7 +46,8 @@ impl Message {
 
 /// One event of a socket, in the order the browser fires them: `Open`, any
 /// number of `Message`, then optionally `Error`, then exactly one `Close`,
-/// which is always last.
+/// which is always last (with the bookkeeping `Closing` before it when the
+/// server starts the closing handshake).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     Open,
@@ -61,6 +62,11 @@ pub enum Event {
         reason: String,
         was_clean: bool,
     },
+    /// Not an event the browser fires: the server started the closing
+    /// handshake, after every message it sent before. Dispatching it moves
+    /// the application's `readyState` to CLOSING, in order with the events
+    /// ([`crate::WebSocket::deliver`] returns false for it: no handler runs).
+    Closing,
 }
 
 /// Receives a socket's events. Runs on a library (runtime) thread: it must

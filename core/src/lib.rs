@@ -12,6 +12,7 @@ mod connection;
 pub mod dispatch;
 pub mod error;
 pub mod event;
+pub mod flow;
 mod frame_guard;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
@@ -25,11 +26,13 @@ mod stream;
 pub mod tls;
 mod utf8_stream;
 pub mod validate;
+mod view;
 
 pub use bytes::Bytes;
 pub use dispatch::EventQueue;
 pub use error::{Error, ErrorKind};
 pub use event::{Event, EventHandler, Message, ReadyState};
+pub use flow::FlowControl;
 pub use options::{CaBundle, Options};
 pub use socket::WebSocket;
 

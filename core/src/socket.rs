@@ -8,18 +8,22 @@ use crate::connection::{self, Command};
 use crate::dispatch::EventQueue;
 use crate::error::{Error, ErrorKind};
 use crate::event::{Event, EventHandler, ReadyState};
+use crate::flow::FlowControl;
 use crate::options::{check_header, Options};
 use crate::outgoing::Outgoing;
 use crate::runtime;
 use crate::validate::{check_close, check_protocols, parse_url, WsUrl};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use crate::view::View;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 /// State shared by the handle and the connection task.
 pub(crate) struct Shared {
+    /// The protocol's state, the connection task's own (see [`View`] for
+    /// what the application reads).
     state: AtomicU8,
-    pub(crate) close_requested: AtomicBool,
+    pub(crate) view: View,
     /// Frames send() encoded, waiting for the task.
     pub(crate) outgoing: Outgoing,
     pub(crate) protocol: OnceLock<String>,
@@ -41,16 +45,12 @@ impl Shared {
     pub(crate) fn new_for_tests() -> Shared {
         Shared {
             state: AtomicU8::new(ReadyState::Connecting as u8),
-            close_requested: AtomicBool::new(false),
+            view: View::default(),
             outgoing: Outgoing::default(),
             protocol: OnceLock::new(),
             extensions: OnceLock::new(),
             url: parse_url("ws://fuzz.invalid/").expect("a valid URL"),
         }
-    }
-
-    pub(crate) fn transition(&self, from: ReadyState, to: ReadyState) -> bool {
-        self.state.compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 }
 
@@ -66,28 +66,55 @@ pub struct WebSocket {
 impl WebSocket {
     /// `new WebSocket(url, protocols)`: validates synchronously (SyntaxError
     /// and InvalidOption errors), then starts connecting in the background.
-    /// Every later event goes to `handler`, on a library thread; the first
-    /// one may arrive before this function returns.
+    /// Every later event goes to `handler`, on a library thread, as the
+    /// browser would fire it: the state the application reads
+    /// ([`WebSocket::ready_state`], `protocol`, `extensions`) moves to the
+    /// event's just before the handler runs, and the handler never sees
+    /// `Event::Closing` nor a message that arrived after `close()`. The
+    /// first event may arrive before this function returns.
     pub fn connect<S: AsRef<str>>(
         url: &str,
         protocols: &[S],
         options: Options,
         handler: EventHandler,
     ) -> Result<WebSocket, Error> {
-        Self::start(url, protocols, options, handler, None)
+        Self::start(url, protocols, options, handler, None, true)
     }
 
-    /// Like [`WebSocket::connect`], with every event appended to `queue`, and
-    /// flow control: reading from the network pauses while the queue holds
-    /// `options.max_queued_bytes` of messages (0: no limit).
+    /// Like [`WebSocket::connect`], with every event appended to `queue`
+    /// (whose limit becomes `options.max_queued_bytes`), to be dispatched by
+    /// the application: see [`EventQueue`] and [`WebSocket::deliver`].
     pub fn connect_queued<S: AsRef<str>>(
         url: &str,
         protocols: &[S],
         options: Options,
         queue: &Arc<EventQueue>,
     ) -> Result<WebSocket, Error> {
-        queue.set_limit(options.max_queued_bytes);
-        Self::start(url, protocols, options, queue.handler(), Some(Arc::clone(queue)))
+        queue.flow().set_limit(options.max_queued_bytes);
+        Self::start(url, protocols, options, queue.handler(), Some(Arc::clone(queue.flow())), false)
+    }
+
+    /// For a binding with its own queue: every event goes to `handler` as
+    /// the connection produces it, charged to `flow` (see
+    /// [`crate::flow::cost`]); the connection stops reading from the network
+    /// while `flow` is at its limit (until the application calls
+    /// `close()`). The binding releases each event's cost once dispatched,
+    /// and calls [`WebSocket::deliver`] right before handing an event to the
+    /// application.
+    pub fn connect_with_flow<S: AsRef<str>>(
+        url: &str,
+        protocols: &[S],
+        options: Options,
+        handler: EventHandler,
+        flow: Arc<FlowControl>,
+    ) -> Result<WebSocket, Error> {
+        let charged = Arc::clone(&flow);
+        let mut handler = handler;
+        let producer: EventHandler = Box::new(move |ev| {
+            charged.charge(crate::flow::cost(&ev));
+            handler(ev)
+        });
+        Self::start(url, protocols, options, producer, Some(flow), false)
     }
 
     fn start<S: AsRef<str>>(
@@ -95,7 +122,8 @@ impl WebSocket {
         protocols: &[S],
         options: Options,
         handler: EventHandler,
-        flow: Option<Arc<EventQueue>>,
+        flow: Option<Arc<FlowControl>>,
+        immediate: bool,
     ) -> Result<WebSocket, Error> {
         let url = parse_url(url)?;
         check_protocols(protocols)?;
@@ -119,7 +147,7 @@ impl WebSocket {
         let handle = runtime::handle()?;
         let shared = Arc::new(Shared {
             state: AtomicU8::new(ReadyState::Connecting as u8),
-            close_requested: AtomicBool::new(false),
+            view: View::default(),
             outgoing: Outgoing::default(),
             protocol: OnceLock::new(),
             extensions: OnceLock::new(),
@@ -131,7 +159,7 @@ impl WebSocket {
         let task_shared = Arc::clone(&shared);
         handle.spawn(async move {
             let _registration = registration;
-            connection::run(task_shared, protocols, options, tls, handler, flow, rx).await;
+            connection::run(task_shared, protocols, options, tls, handler, immediate, flow, rx).await;
         });
         Ok(WebSocket { shared, cmds: tx })
     }
@@ -161,11 +189,18 @@ impl WebSocket {
 
     fn send(&self, text: bool, payload: &[u8]) -> Result<(), Error> {
         let len = payload.len() as u64;
-        match self.shared.state() {
-            ReadyState::Connecting => Err(Error::new(
+        if self.shared.view.ready_state() == ReadyState::Connecting {
+            return Err(Error::new(
                 ErrorKind::InvalidState,
                 "send() was called while the socket is still CONNECTING",
-            )),
+            ));
+        }
+        if self.shared.view.close_requested() {
+            self.shared.outgoing.discard(len);
+            return Ok(());
+        }
+        match self.shared.state() {
+            ReadyState::Connecting => unreachable!("the application saw open before the connection did"),
             ReadyState::Open => {
                 // If the task has ended meanwhile, the frame is never
                 // written: discarded, but still counted.
@@ -180,21 +215,17 @@ impl WebSocket {
     }
 
     /// `close(code, reason)`.
+    /// readyState becomes CLOSING at once; from CONNECTING (as the
+    /// application saw it) the connection is failed, from OPEN the closing
+    /// handshake starts.
     pub fn close(&self, code: Option<u16>, reason: Option<&str>) -> Result<(), Error> {
         check_close(code, reason)?;
-        loop {
-            let s = self.shared.state();
-            match s {
-                ReadyState::Closing | ReadyState::Closed => return Ok(()),
-                ReadyState::Connecting | ReadyState::Open => {
-                    if self.shared.transition(s, ReadyState::Closing) {
-                        break;
-                    }
-                }
-            }
-        }
-        self.shared.close_requested.store(true, Ordering::Release);
-        let _ = self.cmds.send(Command::Close { code, reason: reason.unwrap_or_default().to_string() });
+        let Some(was) = self.shared.view.request_close() else { return Ok(()) };
+        let _ = self.cmds.send(Command::Close {
+            code,
+            reason: reason.unwrap_or_default().to_string(),
+            fail: was == ReadyState::Connecting,
+        });
         Ok(())
     }
 
@@ -205,8 +236,10 @@ impl WebSocket {
         let _ = self.cmds.send(Command::Release);
     }
 
+    /// `readyState`, as of the last event dispatched to the application
+    /// (and CLOSING from the moment it calls `close()`).
     pub fn ready_state(&self) -> ReadyState {
-        self.shared.state()
+        self.shared.view.ready_state()
     }
 
     /// `url`: the parsed, serialized URL.
@@ -216,7 +249,7 @@ impl WebSocket {
 
     /// `protocol`: "" until open, or when the server chose none.
     pub fn protocol(&self) -> &str {
-        match self.shared.state() {
+        match self.ready_state() {
             ReadyState::Connecting => "",
             _ => self.shared.protocol.get().map_or("", String::as_str),
         }
@@ -224,7 +257,7 @@ impl WebSocket {
 
     /// `extensions`: "" until open.
     pub fn extensions(&self) -> &str {
-        match self.shared.state() {
+        match self.ready_state() {
             ReadyState::Connecting => "",
             _ => self.shared.extensions.get().map_or("", String::as_str),
         }
@@ -236,15 +269,20 @@ impl WebSocket {
         self.shared.outgoing.buffered()
     }
 
-    /// True once the application has called `close()`. A dispatcher that
-    /// queues events drops `Message` events from then on, as the browser does.
+    /// True once the application has called `close()`.
     pub fn close_requested(&self) -> bool {
-        self.shared.close_requested.load(Ordering::Acquire)
+        self.shared.view.close_requested()
     }
 
-    /// Whether a queued event must still be delivered now.
-    pub fn should_deliver(&self, event: &Event) -> bool {
-        !(matches!(event, Event::Message(_)) && self.close_requested())
+    /// For a binding that dispatches queued events ([`WebSocket::connect_queued`],
+    /// [`WebSocket::connect_with_flow`]): call it right before handing `event`
+    /// to the application, one event at a time, in order. It moves the state
+    /// the application reads to the event's (OPEN with `open`, CLOSING with
+    /// `Event::Closing`, CLOSED with `close`) and says whether the
+    /// application gets the event: not `Event::Closing`, not a message that
+    /// arrived after `close()`, not `open` after `close()` during CONNECTING.
+    pub fn deliver(&self, event: &Event) -> bool {
+        self.shared.view.deliver(event)
     }
 }
 

@@ -166,6 +166,7 @@ fn concurrent(n: usize) {
                         Event::Error { .. } => "error",
                         Event::Close { was_clean: true, .. } => "clean close",
                         Event::Close { .. } => "abnormal close",
+                        Event::Closing => unreachable!("immediate handlers never see Closing"),
                     };
                     *locked(&counts).entry(k).or_default() += 1;
                 }),

@@ -105,6 +105,8 @@ impl Callbacks {
     pub(crate) unsafe fn invoke(&self, socket: *mut ws_socket, ev: &Event) {
         let cb = &self.0;
         match ev {
+            // Bookkeeping only (the core's view moved): no callback.
+            Event::Closing => {}
             Event::Open => {
                 if let Some(f) = cb.on_open {
                     f(socket, cb.userdata)
