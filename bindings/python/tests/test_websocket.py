@@ -113,11 +113,16 @@ def test_messages_after_close_are_dropped(testserver_url: str) -> None:
     got: List[Any] = []
     done = threading.Event()
 
+    bound = threading.Event()
+
     def onmessage(ev: Any) -> None:
         got.append(ev.data)
+        # The dispatcher may run this before `ws` is bound in the test's frame.
+        assert bound.wait(10)
         ws.close()
 
     ws = wsnative.WebSocket(testserver_url + "count/1000/8", onmessage=onmessage, onclose=lambda ev: done.set())
+    bound.set()
     assert done.wait(10)
     assert len(got) == 1
 
