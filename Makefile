@@ -87,16 +87,20 @@ lint:
 test-rust:
 	$(CARGO) test --workspace --exclude wsnative-python
 
-# wsnative against headless Chromium (the reference), scenario by scenario.
+# wsnative against headless Chromium (the reference), scenario by scenario,
+# in eight columns: C immediate, C queued, Python thread and Python poll
+# dispatch, each with the default options and in Chromium-compatible mode
+# (tests-browser/differential.py; about a minute).
 $(BUILD)/events_client: tests-browser/events_client.c include/wsnative.h lib | $(BUILD)
 	$(CC) $(CFLAGS) $(CWARN) -Iinclude -o $@ $< -L$(RELEASE) -Wl,-rpath,$(CURDIR)/$(RELEASE) -lwsnative $(LIBS)
 
-# The Python client runs too when the package's test venv exists (make
-# test-python creates it).
+# The Python columns use the package's test venv, which make test-python
+# creates (with the wheel of the current sources); without it this fails.
 PY_VENV := bindings/python/.venv/bin/python
 test-browser: deps $(BUILD)/events_client
-	$(PYTHON) tests-browser/differential.py $(BUILD)/events_client \
-	  $$( [ -x $(PY_VENV) ] && echo --python $(PY_VENV) ) --report $(BUILD)/differential.json
+	@[ -x $(PY_VENV) ] || { echo "test-browser: no $(PY_VENV): run make test-python first"; exit 1; }
+	$(PYTHON) tests-browser/differential.py $(BUILD)/events_client --python $(PY_VENV) \
+	  --report $(BUILD)/differential.json
 
 # Coverage-guided fuzzing of every parser of untrusted input (fuzz/run.sh);
 # FUZZ_SECONDS per target.
