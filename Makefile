@@ -111,8 +111,19 @@ fuzz: deps
 test-python:
 	bash bindings/python/run-tests.sh
 
+# Memory bounds against hostile servers (tests-memory/README.md): every
+# dispatch mode x every hostile stream, 10 s each, 3 at a time (about 3
+# minutes). The Python cells use the venv that test-python builds.
+.PHONY: test-memory
+$(BUILD)/tests-memory/client: tests-memory/client.c include/wsnative.h lib | $(BUILD)
+	mkdir -p $(BUILD)/tests-memory
+	$(CC) $(CFLAGS) $(CWARN) -Iinclude -o $@ $< -L$(RELEASE) -Wl,-rpath,$(CURDIR)/$(RELEASE) -lwsnative $(LIBS)
+
+test-memory: lib $(BUILD)/tests-memory/client
+	$(PYTHON) tests-memory/matrix.py --c-client $(BUILD)/tests-memory/client --python $(PY_VENV) --logs $(BUILD)/tests-memory
+
 # Every test of the project; what CI runs (through .ci/run). deps comes first.
-test: deps lint header-check test-rust demo test-python test-browser fuzz test-c test-c-valgrind chat-test autobahn
+test: deps lint header-check test-rust demo test-python test-memory test-browser fuzz test-c test-c-valgrind chat-test autobahn
 	@echo "make test: all suites passed"
 
 # wsnative against other clients on one fast server (bench/README.md): builds
