@@ -46,6 +46,9 @@ from typing import Any, Callable, Dict
 import wsnative
 
 SMALL = bytes(range(16))
+# The close must come within the close timeout (5 s) plus the 2 s the
+# library waits for the server to close TCP.
+CLOSE_WAIT = 10
 
 
 class Stats:
@@ -122,7 +125,7 @@ def run_handlers(args: argparse.Namespace, stats: Stats, dispatch: str) -> Any:
         time.sleep(period)
     stats.buffered_at_close = ws.buffered_amount
     ws.close(1000)
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + CLOSE_WAIT
     while not stats.closed.is_set() and time.monotonic() < deadline:
         pump(0.016)
     return ws
@@ -148,7 +151,7 @@ def run_sync(args: argparse.Namespace, stats: Stats) -> Any:
             time.sleep(0.001)  # a slow consumer
     stats.buffered_at_close = ws.buffered_amount
     ws.close(1000)
-    if ws.wait_closed(timeout=15):
+    if ws.wait_closed(timeout=CLOSE_WAIT):
         stats.code, stats.was_clean = ws.close_code, ws.was_clean
         stats.closed.set()
     if ws.error:
@@ -190,7 +193,7 @@ async def run_asyncio(args: argparse.Namespace, stats: Stats) -> Any:
     await asyncio.gather(producer, consumer, return_exceptions=True)
     stats.buffered_at_close = ws.buffered_amount
     try:
-        await asyncio.wait_for(ws.close(1000), 15)
+        await asyncio.wait_for(ws.close(1000), CLOSE_WAIT)
     except asyncio.TimeoutError:
         return ws  # reported as "no close event"
     stats.code, stats.was_clean = ws.close_code, ws.was_clean

@@ -287,6 +287,8 @@ def run_cell(cell: Cell, args: argparse.Namespace, logdir: Path) -> Cell:
             server.wait(25)
         except subprocess.TimeoutExpired:
             log.write("note: the hostile server did not end by itself; killed\n")
+        log.write(f"timeline: close event after {cell.seconds_run:.1f} s, client and server "
+                  f"ended after {time.monotonic() - t0:.1f} s\n")
         return cell
     except (OSError, ValueError) as e:
         cell.problems.append(f"harness: {type(e).__name__}: {e}")
