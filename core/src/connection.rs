@@ -4,9 +4,9 @@
 
 use crate::buffered::Buffered;
 use crate::connect::tcp_connect;
-use crate::flow::FlowControl;
 use crate::event::{Event, EventHandler, Message, ReadyState};
-use crate::frame_guard::{Guarded, Violation};
+use crate::flow::FlowControl;
+use crate::frame_guard::{Guarded, PeerClose, Violation};
 use crate::handshake;
 use crate::options::{Options, TCP_CLOSE_GRACE};
 use crate::socket::Shared;
@@ -20,7 +20,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{sleep, Sleep};
 use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame, Role, WebSocketConfig};
@@ -103,16 +103,24 @@ impl Drop for Emitter {
     }
 }
 
+/// Where a connection's events go.
+pub(crate) struct Delivery {
+    pub(crate) handler: EventHandler,
+    /// The handler is the application's own: see [`Emitter::immediate`].
+    pub(crate) immediate: bool,
+    /// The budget of queued events: reading pauses while it is spent.
+    pub(crate) flow: Option<Arc<FlowControl>>,
+}
+
 pub(crate) async fn run(
     shared: Arc<Shared>,
     protocols: Vec<String>,
     options: Options,
     tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
-    handler: EventHandler,
-    immediate: bool,
-    flow: Option<Arc<FlowControl>>,
+    delivery: Delivery,
     mut cmds: UnboundedReceiver<Command>,
 ) {
+    let Delivery { handler, immediate, flow } = delivery;
     let mut em = Emitter { shared: Arc::clone(&shared), handler: Some(handler), immediate };
     // Boxed: the connecting state (TLS handshake, HTTP buffers) is freed
     // once open instead of sizing the task for its whole life.
@@ -169,6 +177,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         received_close: None,
         timer: None,
         close_timeout,
+        pending_close: None,
     };
     let end = poll_fn(|cx| conn.poll(cx, &mut em)).await;
     match end {
@@ -200,7 +209,7 @@ async fn establish(
         Some(config) => crate::tls::wrap(tcp, url.host(), config).await?,
         None => MaybeTls::Plain(tcp),
     };
-    let mut stream = Guarded::new(Buffered::new(stream));
+    let mut stream = Guarded::new(Buffered::new(stream), options.chromium_compat);
     let accepted = handshake::perform(stream.get_mut(), url, protocols, &options.headers).await?;
     let mut leftover = accepted.leftover;
     stream.inspect_prefix(&mut leftover);
@@ -295,6 +304,9 @@ struct OpenConnection<S> {
     received_close: Option<(u16, String)>,
     timer: Option<Pin<Box<Sleep>>>,
     close_timeout: Duration,
+    /// A Close frame to hand to tungstenite (ours, or the echo of the
+    /// server's) once its write buffer has room.
+    pending_close: Option<Option<CloseFrame>>,
     /// The budget of a queued socket: reading pauses while it is spent.
     flow: Option<Arc<FlowControl>>,
 }
@@ -388,10 +400,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                 }
             }
         }
+        self.send_pending_close()?;
         if self.must_flush {
             self.flush(cx)?;
         }
         Ok(())
+    }
+
+    /// Hands the pending Close frame to tungstenite. When its write buffer
+    /// is full (pongs waiting for a slow server), the frame waits for the
+    /// next flush.
+    fn send_pending_close(&mut self) -> Result<(), End> {
+        let Some(frame) = self.pending_close.take() else { return Ok(()) };
+        self.must_flush = true;
+        match Pin::new(&mut self.ws).start_send(WsMessage::Close(frame)) {
+            Ok(()) => Ok(()),
+            Err(WsError::WriteBufferFull(msg)) => {
+                if let WsMessage::Close(frame) = *msg {
+                    self.pending_close = Some(frame);
+                }
+                Ok(())
+            }
+            Err(e) => Err(self.classify(e)),
+        }
     }
 
     /// Moves the frames send() queued to the stream (the stream must hold
@@ -423,8 +454,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
         if self.timer.is_none() {
             self.arm(self.close_timeout);
         }
-        self.must_flush = true;
-        Pin::new(&mut self.ws).start_send(WsMessage::Close(frame)).map_err(|e| self.classify(e))
+        self.pending_close = Some(frame);
+        self.send_pending_close()
     }
 
     fn flush(&mut self, cx: &mut Context<'_>) -> Result<(), End> {
@@ -432,7 +463,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
             Poll::Ready(Ok(())) => {
                 self.shared.outgoing.written(std::mem::take(&mut self.in_flight));
                 self.must_flush = false;
-                if self.phase == Phase::ClosingByPeer {
+                if self.phase == Phase::ClosingByPeer && self.pending_close.is_none() {
                     self.phase = Phase::AwaitTcpClose;
                     self.arm(TCP_CLOSE_GRACE);
                 }
@@ -456,6 +487,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                     return Read::Blocked;
                 }
             }
+            if self.received_close.is_some() {
+                return self.read_after_close(cx);
+            }
             match Pin::new(&mut self.ws).poll_next(cx) {
                 Poll::Pending => return Read::Blocked,
                 Poll::Ready(None) => {
@@ -465,6 +499,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                     } else {
                         End::Abnormal
                     });
+                }
+                Poll::Ready(Some(Err(WsError::Io(io)))) if PeerClose::from_io(&io).is_some() => {
+                    let PeerClose(frame) = PeerClose::from_io(&io).expect("checked").clone();
+                    self.on_close_frame(frame, em);
+                    // The echo goes out before anything else is read.
+                    return Read::WriteFirst;
                 }
                 Poll::Ready(Some(Err(e))) => return Read::Ended(self.classify(e)),
                 Poll::Ready(Some(Ok(msg))) => {
@@ -482,7 +522,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                         WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => {
                             self.must_flush = true
                         }
-                        WsMessage::Close(frame) => self.on_close_frame(frame, em),
+                        // The frame guard holds the server's Close back
+                        // (see PeerClose): tungstenite never sees one.
+                        WsMessage::Close(_) => {
+                            return Read::Ended(End::Failed(Violation {
+                                code: 1011,
+                                message: "internal error: the engine read a Close frame".into(),
+                            }))
+                        }
                     }
                     // What a callback sent in answer goes out before the
                     // next frame is processed (it may close or fail the
@@ -499,18 +546,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
         Read::Blocked
     }
 
-    fn on_close_frame(&mut self, frame: Option<CloseFrame>, em: &mut Emitter) {
-        let (code, reason) =
-            frame.map_or((1005, String::new()), |f| (u16::from(f.code), f.reason.to_string()));
+    /// After the server's Close frame, tungstenite (which ends at the
+    /// guard's report of it) is no longer read: the stream itself is, for
+    /// the end of TCP or for anything the server wrongly sends after Close.
+    fn read_after_close(&mut self, cx: &mut Context<'_>) -> Read {
+        let mut scratch = [0u8; 64];
+        let mut rb = ReadBuf::new(&mut scratch);
+        match Pin::new(self.ws.get_mut()).poll_read(cx, &mut rb) {
+            Poll::Pending => Read::Blocked,
+            Poll::Ready(Ok(())) if rb.filled().is_empty() => Read::Ended(End::Clean),
+            Poll::Ready(Ok(())) => Read::Ended(End::Failed(Violation {
+                code: 1002,
+                message: "the server sent data after its Close frame".into(),
+            })),
+            Poll::Ready(Err(e)) => Read::Ended(self.classify(WsError::Io(e))),
+        }
+    }
+
+    fn on_close_frame(&mut self, frame: Option<(u16, String)>, em: &mut Emitter) {
+        let (code, reason) = frame.clone().unwrap_or((1005, String::new()));
         if self.received_close.is_none() {
             self.received_close = Some((code, reason));
         }
         match self.phase {
             Phase::Open => {
-                // tungstenite queued the echo of the server's Close.
+                // Answer with the same code and reason, as Chromium does.
                 self.shared.set_state(ReadyState::Closing);
                 em.emit(Event::Closing);
                 self.phase = Phase::ClosingByPeer;
+                self.pending_close =
+                    Some(frame.map(|(c, r)| CloseFrame { code: CloseCode::from(c), reason: r.into() }));
                 self.must_flush = true;
                 self.arm(self.close_timeout);
             }
@@ -638,7 +703,7 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
                 }
             }
         });
-        let mut guarded = Guarded::new(Buffered::new(client));
+        let mut guarded = Guarded::new(Buffered::new(client), false);
         let mut leftover = Vec::new();
         guarded.inspect_prefix(&mut leftover);
         let ws = engine(guarded, &leftover, 1 << 20).await;

@@ -8,9 +8,16 @@
 //! On a violation the layer passes on only the bytes before the offending
 //! frame part (so complete messages before it are still delivered) and then
 //! returns an `io::Error` carrying a [`Violation`].
+//!
+//! The server's Close frame is never passed on: tungstenite would rewrite
+//! close codes it does not know (1014, and the codes Chromium accepts) into
+//! its own "Protocol violation". The layer checks the frame itself and, once
+//! every byte before it has been read, returns an `io::Error` carrying a
+//! [`PeerClose`]; the connection answers it. Any frame after it is a
+//! violation.
 
 use crate::utf8_stream::Utf8Stream;
-use crate::validate::is_valid_received_close_code;
+use crate::validate::{is_valid_received_close_code, is_valid_received_close_code_chromium};
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -42,6 +49,49 @@ impl Violation {
     }
 }
 
+/// The server's valid Close frame: its code and reason (`None`: no code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerClose(pub Option<(u16, String)>);
+
+impl std::fmt::Display for PeerClose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the server sent a Close frame")
+    }
+}
+
+impl std::error::Error for PeerClose {}
+
+impl PeerClose {
+    /// The Close frame inside an error that came up through tungstenite.
+    pub fn from_io(e: &io::Error) -> Option<&PeerClose> {
+        e.get_ref().and_then(|inner| inner.downcast_ref::<PeerClose>())
+    }
+}
+
+/// Where the guard stops the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Stop {
+    Violation(Violation),
+    Close(PeerClose),
+}
+
+impl Stop {
+    fn into_io(self) -> io::Error {
+        match self {
+            Stop::Violation(v) => io::Error::new(io::ErrorKind::InvalidData, v),
+            Stop::Close(c) => io::Error::new(io::ErrorKind::InvalidData, c),
+        }
+    }
+}
+
+/// What [`FrameWatch::inspect`] found in a piece of the stream: how many of
+/// its bytes may be passed on, and where the stream stops, if it does.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Inspected {
+    pub(crate) pass: usize,
+    pub(crate) stop: Vec<Stop>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Payload {
     Text,
@@ -63,16 +113,18 @@ pub(crate) struct FrameWatch {
     in_text: bool,
     utf8: Utf8Stream,
     close_payload: Vec<u8>,
+    /// Where the server's Close frame began in the piece being inspected
+    /// (nothing from there on is passed on).
+    held_from: Option<usize>,
+    /// The server's Close frame is complete: nothing may follow it.
+    closed: bool,
+    /// Chromium's rules: its close codes, and 1002 for invalid UTF-8.
+    chromium: bool,
 }
 
 impl Default for FrameWatch {
     fn default() -> Self {
-        FrameWatch {
-            state: State::Header { buf: [0; 14], have: 0 },
-            in_text: false,
-            utf8: Utf8Stream::default(),
-            close_payload: Vec::new(),
-        }
+        FrameWatch::new(false)
     }
 }
 
@@ -87,14 +139,51 @@ fn header_len(b0_b1: [u8; 2]) -> usize {
 }
 
 impl FrameWatch {
-    /// Inspects `data`; on a violation returns the offset of the first byte
+    pub(crate) fn new(chromium: bool) -> FrameWatch {
+        FrameWatch {
+            state: State::Header { buf: [0; 14], have: 0 },
+            in_text: false,
+            utf8: Utf8Stream::default(),
+            close_payload: Vec::new(),
+            held_from: None,
+            closed: false,
+            chromium,
+        }
+    }
+
+    /// Inspects the next piece of the stream.
+    pub(crate) fn inspect(&mut self, data: &[u8]) -> Inspected {
+        // A Close frame that began in an earlier piece holds all of this one.
+        self.held_from = self.held_from.map(|_| 0);
+        let r = self.scan(data);
+        let held = self.held_from.unwrap_or(data.len());
+        match r {
+            Ok(()) => Inspected { pass: held, stop: Vec::new() },
+            Err((at, v)) => Inspected { pass: held.min(at), stop: vec![Stop::Violation(v)] },
+        }
+        .with_close(self)
+    }
+
+    fn invalid_utf8(&self, what: &str) -> Violation {
+        let code = if self.chromium { 1002 } else { 1007 };
+        Violation { code, message: format!("the server sent invalid UTF-8 in {what}") }
+    }
+
+    /// Walks `data`; on a violation returns the offset of the first byte
     /// that must not be passed on, and the violation.
-    pub(crate) fn inspect(&mut self, data: &[u8]) -> Result<(), (usize, Violation)> {
+    fn scan(&mut self, data: &[u8]) -> Result<(), (usize, Violation)> {
         let mut pos = 0;
         while pos < data.len() {
+            if self.closed {
+                return Err((pos, Violation::protocol("the server sent data after its Close frame")));
+            }
             let start = pos;
             match &mut self.state {
                 State::Header { buf, have } => {
+                    // A Close frame is held back from its first byte on.
+                    if *have == 0 && data[pos] & 0x0f == 0x8 && self.held_from.is_none() {
+                        self.held_from = Some(pos);
+                    }
                     let need = if *have < 2 { 2 } else { header_len([buf[0], buf[1]]) };
                     let take = (need - *have).min(data.len() - pos);
                     buf[*have..*have + take].copy_from_slice(&data[pos..pos + take]);
@@ -121,7 +210,7 @@ impl FrameWatch {
                     match kind {
                         Payload::Text => {
                             if self.utf8.feed(chunk).is_err() {
-                                return Err((start, invalid_utf8("a text message")));
+                                return Err((start, self.invalid_utf8("a text message")));
                             }
                         }
                         Payload::Close => self.close_payload.extend_from_slice(chunk),
@@ -203,34 +292,64 @@ impl FrameWatch {
             Payload::Text if fin => {
                 self.in_text = false;
                 if !self.utf8.is_complete() {
-                    return Err(invalid_utf8("a text message"));
+                    return Err(self.invalid_utf8("a text message"));
                 }
             }
-            Payload::Close => check_close_payload(&self.close_payload)?,
+            Payload::Close => {
+                self.check_close_payload()?;
+                self.closed = true;
+            }
             _ => {}
         }
         Ok(())
     }
-}
 
-fn invalid_utf8(what: &str) -> Violation {
-    Violation { code: 1007, message: format!("the server sent invalid UTF-8 in {what}") }
-}
-
-fn check_close_payload(p: &[u8]) -> Result<(), Violation> {
-    match p.len() {
-        0 => Ok(()),
-        1 => Err(Violation::protocol("the server's Close frame has a 1-byte payload")),
-        _ => {
-            let code = u16::from_be_bytes([p[0], p[1]]);
-            if !is_valid_received_close_code(code) {
-                return Err(Violation::protocol(format!(
-                    "the server's Close frame has the invalid status code {code}"
-                )));
+    fn check_close_payload(&self) -> Result<(), Violation> {
+        let p = &self.close_payload;
+        match p.len() {
+            0 => Ok(()),
+            1 => Err(Violation::protocol("the server's Close frame has a 1-byte payload")),
+            _ => {
+                let code = u16::from_be_bytes([p[0], p[1]]);
+                let valid = if self.chromium {
+                    is_valid_received_close_code_chromium(code)
+                } else {
+                    is_valid_received_close_code(code)
+                };
+                if !valid {
+                    return Err(Violation::protocol(format!(
+                        "the server's Close frame has the invalid status code {code}"
+                    )));
+                }
+                std::str::from_utf8(&p[2..]).map_err(|_| self.invalid_utf8("a Close frame's reason"))?;
+                Ok(())
             }
-            std::str::from_utf8(&p[2..]).map_err(|_| invalid_utf8("a Close frame's reason"))?;
-            Ok(())
         }
+    }
+
+    /// The server's Close frame, once complete and valid (taken once).
+    fn take_close(&mut self) -> Option<PeerClose> {
+        if !self.closed || self.held_from.is_none() {
+            return None;
+        }
+        self.held_from = None;
+        let p = std::mem::take(&mut self.close_payload);
+        let frame = (p.len() >= 2).then(|| {
+            let reason = String::from_utf8(p[2..].to_vec()).expect("checked in check_close_payload");
+            (u16::from_be_bytes([p[0], p[1]]), reason)
+        });
+        Some(PeerClose(frame))
+    }
+}
+
+impl Inspected {
+    /// Puts the server's Close frame, once complete, before any stop that
+    /// came after it.
+    fn with_close(mut self, w: &mut FrameWatch) -> Inspected {
+        if let Some(c) = w.take_close() {
+            self.stop.insert(0, Stop::Close(c));
+        }
+        self
     }
 }
 
@@ -238,21 +357,23 @@ fn check_close_payload(p: &[u8]) -> Result<(), Violation> {
 pub struct Guarded<S> {
     inner: S,
     watch: FrameWatch,
-    violation: Option<Violation>,
+    /// Where the stream stops, returned to the reader one at a time once it
+    /// has read every byte before.
+    stops: std::collections::VecDeque<Stop>,
 }
 
 impl<S> Guarded<S> {
-    pub(crate) fn new(inner: S) -> Self {
-        Guarded { inner, watch: FrameWatch::default(), violation: None }
+    /// `chromium`: Chromium's close codes and 1002 for invalid UTF-8.
+    pub(crate) fn new(inner: S, chromium: bool) -> Self {
+        Guarded { inner, watch: FrameWatch::new(chromium), stops: Default::default() }
     }
 
     /// Inspects bytes that arrived with the handshake response and will be
-    /// handed to tungstenite directly; cuts them at a violation.
+    /// handed to tungstenite directly; cuts them where the stream stops.
     pub(crate) fn inspect_prefix(&mut self, bytes: &mut Vec<u8>) {
-        if let Err((at, v)) = self.watch.inspect(bytes) {
-            bytes.truncate(at);
-            self.violation = Some(v);
-        }
+        let r = self.watch.inspect(bytes);
+        bytes.truncate(r.pass);
+        self.stops.extend(r.stop);
     }
 
     pub(crate) fn get_mut(&mut self) -> &mut S {
@@ -266,20 +387,26 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if let Some(v) = &self.violation {
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, v.clone())));
-        }
-        let before = buf.filled().len();
         let this = &mut *self;
-        std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
-        if let Err((at, v)) = this.watch.inspect(&buf.filled()[before..]) {
-            buf.set_filled(before + at);
-            if at == 0 {
-                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, v)));
+        loop {
+            if let Some(stop) = this.stops.pop_front() {
+                return Poll::Ready(Err(stop.into_io()));
             }
-            this.violation = Some(v);
+            let before = buf.filled().len();
+            std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+            let got = buf.filled().len() - before;
+            if got == 0 {
+                return Poll::Ready(Ok(())); // end of stream
+            }
+            let r = this.watch.inspect(&buf.filled()[before..]);
+            buf.set_filled(before + r.pass);
+            this.stops.extend(r.stop);
+            if r.pass > 0 {
+                return Poll::Ready(Ok(()));
+            }
+            // Everything read belongs to the Close frame (or follows it):
+            // read on until it is complete.
         }
-        Poll::Ready(Ok(()))
     }
 }
 
@@ -329,15 +456,31 @@ mod tests {
     /// Feeds `bytes` in pieces of `step` and returns the absolute offset at
     /// which the guard cut the stream, with the close code.
     fn run(bytes: &[u8], step: usize) -> Option<(usize, u16)> {
-        let mut w = FrameWatch::default();
+        run_with(FrameWatch::default(), bytes, step).1
+    }
+
+    /// Feeds `bytes` in pieces of `step`: the bytes passed on, the first
+    /// violation (absolute offset of the cut, code) and the server's Close.
+    #[allow(clippy::type_complexity)]
+    fn run_with(
+        mut w: FrameWatch,
+        bytes: &[u8],
+        step: usize,
+    ) -> (Vec<u8>, Option<(usize, u16)>, Option<PeerClose>) {
+        let (mut passed, mut close) = (Vec::new(), None);
         let mut off = 0;
         for piece in bytes.chunks(step) {
-            if let Err((at, v)) = w.inspect(piece) {
-                return Some((off + at, v.code));
+            let r = w.inspect(piece);
+            passed.extend_from_slice(&piece[..r.pass]);
+            for stop in r.stop {
+                match stop {
+                    Stop::Close(c) => close = Some(c),
+                    Stop::Violation(v) => return (passed, Some((off + r.pass, v.code)), close),
+                }
             }
             off += piece.len();
         }
-        None
+        (passed, None, close)
     }
 
     #[test]
@@ -386,6 +529,45 @@ mod tests {
         let long_ping = [0x89, 126, 0, 126];
         assert_eq!(run(&long_ping, 100), Some((0, 1002)));
         assert_eq!(run(&frame(false, 9, b""), 100), Some((0, 1002)));
+    }
+
+    #[test]
+    fn the_close_frame_is_held_back_and_reported_in_any_chunking() {
+        let mut s = frame(true, 2, b"before");
+        let before = s.clone();
+        let mut p = 1014u16.to_be_bytes().to_vec();
+        p.extend("bye ✓".as_bytes());
+        s.extend(frame(true, 8, &p));
+        for step in [1, 2, 3, 5, 1000] {
+            let (passed, violation, close) = run_with(FrameWatch::default(), &s, step);
+            assert_eq!(passed, before, "step {step}");
+            assert_eq!(violation, None, "step {step}");
+            assert_eq!(close, Some(PeerClose(Some((1014, "bye ✓".into())))), "step {step}");
+        }
+        let (passed, violation, close) = run_with(FrameWatch::default(), &frame(true, 8, b""), 1);
+        assert_eq!((passed.len(), violation, close), (0, None, Some(PeerClose(None))));
+        // Anything after the Close frame fails, after the Close is reported.
+        let mut after = s.clone();
+        after.extend(frame(true, 1, b"late"));
+        for step in [1, 1000] {
+            let (_, violation, close) = run_with(FrameWatch::default(), &after, step);
+            assert!(close.is_some(), "step {step}");
+            assert_eq!(violation.map(|v| v.1), Some(1002), "step {step}");
+        }
+    }
+
+    #[test]
+    fn chromium_mode_accepts_chromium_close_codes_and_fails_utf8_with_1002() {
+        for (code, ok) in
+            [(0u16, true), (999, true), (1004, true), (1005, false), (1015, false), (5000, true)]
+        {
+            let (_, violation, close) =
+                run_with(FrameWatch::new(true), &frame(true, 8, &code.to_be_bytes()), 10);
+            assert_eq!(close.is_some(), ok, "{code}");
+            assert_eq!(violation.is_some(), !ok, "{code}");
+        }
+        let (_, violation, _) = run_with(FrameWatch::new(true), &frame(true, 1, b"\xff"), 10);
+        assert_eq!(violation.map(|v| v.1), Some(1002));
     }
 
     #[test]

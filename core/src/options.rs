@@ -15,6 +15,8 @@ pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// After a complete closing handshake, how long to wait for the server to
 /// close TCP before closing it ourselves (the browser's 2 seconds).
 pub const TCP_CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// Chromium's closing-handshake timeout, used in the Chromium-compatible mode.
+pub const CHROMIUM_CLOSE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Extra trust anchors for `wss://`.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +50,14 @@ pub struct Options {
     /// change the traffic. For tests against servers with throwaway
     /// certificates only. Off by default; never on by accident.
     pub dangerously_accept_invalid_certificates: bool,
+    /// Behave as Chromium does where wsnative deliberately differs
+    /// (SPEC.md, README "Deliberate differences"): the browser's blocked
+    /// ports are refused (whatever `block_unsafe_ports` says), the closing
+    /// handshake may take Chromium's 60 s (whatever `close_timeout` says),
+    /// close codes from the server are accepted as Chromium accepts them
+    /// (every code from 1000 up except 1005, 1006 and 1015), and invalid
+    /// UTF-8 fails the connection with 1002 instead of 1007. Off by default.
+    pub chromium_compat: bool,
 }
 
 impl Default for Options {
@@ -61,7 +71,20 @@ impl Default for Options {
             block_unsafe_ports: false,
             dangerously_accept_invalid_certificates: false,
             max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
+            chromium_compat: false,
         }
+    }
+}
+
+impl Options {
+    /// The options in force: the Chromium-compatible mode overrides the
+    /// port blocking and the close timeout.
+    pub(crate) fn effective(mut self) -> Options {
+        if self.chromium_compat {
+            self.block_unsafe_ports = true;
+            self.close_timeout = CHROMIUM_CLOSE_TIMEOUT;
+        }
+        self
     }
 }
 

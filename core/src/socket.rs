@@ -125,6 +125,7 @@ impl WebSocket {
         flow: Option<Arc<FlowControl>>,
         immediate: bool,
     ) -> Result<WebSocket, Error> {
+        let options = options.effective();
         let url = parse_url(url)?;
         check_protocols(protocols)?;
         for (n, v) in &options.headers {
@@ -159,7 +160,8 @@ impl WebSocket {
         let task_shared = Arc::clone(&shared);
         handle.spawn(async move {
             let _registration = registration;
-            connection::run(task_shared, protocols, options, tls, handler, immediate, flow, rx).await;
+            let delivery = connection::Delivery { handler, immediate, flow };
+            connection::run(task_shared, protocols, options, tls, delivery, rx).await;
         });
         Ok(WebSocket { shared, cmds: tx })
     }

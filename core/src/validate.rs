@@ -154,6 +154,13 @@ pub fn is_valid_received_close_code(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
+/// The close codes Chromium accepts from a server (measured with headless
+/// Chromium 156: every code but 1005, 1006 and 1015, which it answers with
+/// 1002 and reports as close 1006).
+pub fn is_valid_received_close_code_chromium(code: u16) -> bool {
+    !matches!(code, 1005 | 1006 | 1015)
+}
+
 /// Ports the Fetch standard blocks ("bad ports"); used only when the
 /// application asks for the browser's port blocking.
 pub fn is_blocked_port(port: u16) -> bool {

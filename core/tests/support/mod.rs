@@ -175,7 +175,9 @@ pub fn sees_eof(s: &mut TcpStream) -> bool {
     false
 }
 
-/// A socket whose events are recorded in order.
+/// A socket whose events are queued and dispatched by the test thread, so
+/// that what the test reads (readyState, protocol) follows the events it
+/// has taken, as an application pumping a queue sees it.
 pub struct Recorded {
     pub ws: WebSocket,
     pub queue: std::sync::Arc<EventQueue>,
@@ -183,13 +185,19 @@ pub struct Recorded {
 
 pub fn open(url: &str, protocols: &[&str], options: Options) -> Recorded {
     let queue = EventQueue::new();
-    let ws = WebSocket::connect(url, protocols, options, queue.handler()).unwrap();
+    let ws = WebSocket::connect_queued(url, protocols, options, &queue).unwrap();
     Recorded { ws, queue }
 }
 
 impl Recorded {
+    /// The next event the application gets (dispatched: the state moves).
     pub fn next(&self) -> Event {
-        self.queue.pop(Some(WAIT)).expect("no event within the time limit")
+        loop {
+            let ev = self.queue.pop(Some(WAIT)).expect("no event within the time limit");
+            if self.ws.deliver(&ev) {
+                return ev;
+            }
+        }
     }
 
     /// Events up to and including Close.
