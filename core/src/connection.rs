@@ -715,3 +715,89 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
     let v = seen.lock().unwrap();
     assert!(matches!(v.last(), Some(Event::Close { .. })), "no close event: {v:?}");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::AsyncWriteExt;
+
+    /// This process's resident memory, in bytes.
+    fn rss() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+    }
+
+    /// A server floods pings and never reads: the pongs cannot be written,
+    /// and what waits for the socket stays bounded (RFC 6455 5.5.3 allows
+    /// answering only the most recent ping). Before the bound, every pong
+    /// waited in tungstenite's write buffer (131 bytes per ping), and the
+    /// server found hundreds of KiB of them once it read.
+    #[test]
+    fn a_ping_flood_against_a_server_that_never_reads_costs_no_memory() {
+        const PINGS: usize = 200_000;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let messages = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&messages);
+        let (growth, pongs_written) = rt.block_on(async move {
+            // A tiny pipe: the client's writes block at once, as against a
+            // server that never reads (no kernel buffer to absorb them).
+            let (client, server) = tokio::io::duplex(4096);
+            let (mut server_rx, mut server_tx) = tokio::io::split(server);
+            let mut ping = vec![0x89, 125];
+            ping.extend([0x55; 125]);
+            let chunk: Vec<u8> = ping.iter().copied().cycle().take(ping.len() * 500).collect();
+            let base = rss();
+            let flood = tokio::spawn(async move {
+                for _ in 0..PINGS / 500 {
+                    server_tx.write_all(&chunk).await.unwrap();
+                }
+                server_tx.write_all(&[0x82, 1, 7]).await.unwrap();
+                // Only now does the server read, to see what was waiting.
+                let mut pongs = Vec::new();
+                let _ = tokio::time::timeout(Duration::from_millis(300), async {
+                    let mut buf = vec![0u8; 65536];
+                    loop {
+                        use tokio::io::AsyncReadExt;
+                        match server_rx.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => pongs.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                })
+                .await;
+                pongs.len()
+            });
+            let shared = Arc::new(Shared::new_for_tests());
+            shared.set_state(ReadyState::Open);
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let handler: EventHandler = Box::new(move |ev| {
+                if matches!(ev, Event::Message(_)) {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+            let em = Emitter { shared: Arc::clone(&shared), handler: Some(handler), immediate: false };
+            let ws = engine(Guarded::new(Buffered::new(client), false), &[], 1 << 20).await;
+            let peak = Arc::new(std::sync::atomic::AtomicU64::new(base));
+            let sampler = {
+                let peak = Arc::clone(&peak);
+                tokio::spawn(async move {
+                    loop {
+                        peak.fetch_max(rss(), Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                })
+            };
+            let driving = tokio::spawn(drive(ws, shared, rx, Duration::from_secs(5), None, em));
+            let pongs_written = flood.await.unwrap();
+            sampler.abort();
+            drop(tx);
+            driving.abort();
+            (peak.load(Ordering::SeqCst).saturating_sub(base), pongs_written)
+        });
+        assert_eq!(messages.load(Ordering::SeqCst), 1, "the message after the flood was read");
+        assert!(pongs_written < 64 * 1024, "{pongs_written} bytes of pongs were waiting");
+        assert!(growth < 8 << 20, "RSS grew by {} KiB", growth >> 10);
+    }
+}

@@ -41,7 +41,7 @@ impl Shared {
     }
 
     /// A socket state for engine tests that bypass connect.
-    #[cfg(feature = "fuzzing")]
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn new_for_tests() -> Shared {
         Shared {
             state: AtomicU8::new(ReadyState::Connecting as u8),
