@@ -189,13 +189,62 @@ fn close_while_connecting_fails_the_connection() {
     assert_eq!(r.ws.send_text("x").unwrap_err().kind(), ErrorKind::InvalidState);
     assert_eq!(r.ws.buffered_amount(), 0);
     r.ws.close(Some(1000), None).unwrap();
-    // CLOSING at once; the library thread may already have failed the
-    // connection (CLOSED) by the time this line reads it.
-    assert!(matches!(r.ws.ready_state(), ReadyState::Closing | ReadyState::Closed));
+    // CLOSING at once, and until the close event is dispatched.
+    assert_eq!(r.ws.ready_state(), ReadyState::Closing);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(r.ws.ready_state(), ReadyState::Closing);
     let ev = r.until_close();
     assert!(is_error(&ev[0]), "{ev:?}");
     assert_eq!(ev[1], close(1006, "", false));
+    assert_eq!(r.ws.ready_state(), ReadyState::Closed);
     assert!(srv.join.join().unwrap());
+}
+
+/// close() right after the constructor: as in the browser, the opening
+/// request is already on its way, so the server sees the connection and the
+/// request; the application sees error, then close 1006, and no open.
+#[test]
+fn close_right_after_construction_still_sends_the_request() {
+    let srv = raw_server(move |mut s| {
+        let req = read_request(&mut s);
+        // Answer: the client must not report open nor complete anything.
+        let _ = s.write_all(&response(&req, ""));
+        (req, sees_eof(&mut s))
+    });
+    let r = open(&srv.url, &[], Options::default());
+    r.ws.close(None, None).unwrap();
+    assert_eq!(r.ws.ready_state(), ReadyState::Closing);
+    let ev = r.until_close();
+    assert!(is_error(&ev[0]), "{ev:?}");
+    assert_eq!(ev[1..], [close(1006, "", false)]);
+    let (req, eof) = srv.join.join().unwrap();
+    assert!(req.starts_with("GET / HTTP/1.1\r\n"), "{req:?}");
+    assert_eq!(header(&req, "Upgrade"), Some("websocket"));
+    assert!(eof, "the client dropped the connection");
+}
+
+/// close() after the connection opened but before the application saw
+/// `open` (a queued socket not yet pumped): the application saw CONNECTING,
+/// so, as in the browser, the connection is failed: no open event, error,
+/// close 1006, and TCP dropped without a Close frame.
+#[test]
+fn close_before_open_is_dispatched_fails_the_connection() {
+    let (opened, wait_opened) = gate();
+    let srv = raw_server(move |mut s| {
+        accept(&mut s);
+        opened.send(()).unwrap();
+        read_frame(&mut s)
+    });
+    let r = open(&srv.url, &[], Options::default());
+    wait_opened.recv_timeout(WAIT).unwrap();
+    // Give the client time to process the 101 response.
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(r.ws.ready_state(), ReadyState::Connecting);
+    r.ws.close(Some(1000), None).unwrap();
+    let ev = r.until_close();
+    assert!(is_error(&ev[0]), "{ev:?}");
+    assert_eq!(ev[1..], [close(1006, "", false)]);
+    assert!(srv.join.join().unwrap().is_none(), "no Close frame on the wire");
 }
 
 #[test]
