@@ -77,6 +77,20 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
 }
 
 /// Checks a complete response head against the request.
+/// The most characters of a server-controlled value an error message shows.
+const SHOWN_CHARS: usize = 80;
+
+/// A server-controlled value as an error message shows it: control
+/// characters escaped, and at most [`SHOWN_CHARS`] characters, with the
+/// full length when cut (a hostile server must not make messages huge).
+fn shown(v: &str) -> String {
+    let mut out: String = v.chars().take(SHOWN_CHARS).flat_map(char::escape_debug).collect();
+    if v.chars().nth(SHOWN_CHARS).is_some() {
+        out.push_str(&format!("... ({} bytes)", v.len()));
+    }
+    out
+}
+
 pub(crate) fn check_response(head: &[u8], key: &str, protocols: &[String]) -> Result<Accepted, String> {
     let mut hdrs = [httparse::EMPTY_HEADER; 128];
     let mut resp = httparse::Response::new(&mut hdrs);
@@ -89,6 +103,7 @@ pub(crate) fn check_response(head: &[u8], key: &str, protocols: &[String]) -> Re
     if code != 101 {
         let reason = resp.reason.unwrap_or("");
         let extra = if (300..400).contains(&code) { " (redirects are not followed)" } else { "" };
+        let reason = shown(reason);
         return Err(format!("the server answered {code} {reason} instead of 101 Switching Protocols{extra}"));
     }
     let values = |name: &str| -> Vec<&[u8]> {
@@ -106,7 +121,7 @@ pub(crate) fn check_response(head: &[u8], key: &str, protocols: &[String]) -> Re
     };
     match single("Upgrade")? {
         Some(u) if u.eq_ignore_ascii_case("websocket") => {}
-        Some(u) => return Err(format!("the 'Upgrade' response header is '{u}', not 'websocket'")),
+        Some(u) => return Err(format!("the 'Upgrade' response header is '{}', not 'websocket'", shown(&u))),
         None => return Err("the response has no 'Upgrade: websocket' header".into()),
     }
     let connection_upgrade = values("Connection").iter().any(|v| {
@@ -126,9 +141,11 @@ pub(crate) fn check_response(head: &[u8], key: &str, protocols: &[String]) -> Re
     let protocol = match single("Sec-WebSocket-Protocol")? {
         Some(p) if protocols.contains(&p) => p,
         Some(p) if protocols.is_empty() => {
-            return Err(format!("the server selected the subprotocol '{p}' but none was requested"))
+            return Err(format!("the server selected the subprotocol '{}' but none was requested", shown(&p)))
         }
-        Some(p) => return Err(format!("the server selected the subprotocol '{p}', which was not offered")),
+        Some(p) => {
+            return Err(format!("the server selected the subprotocol '{}', which was not offered", shown(&p)))
+        }
         None if !protocols.is_empty() => {
             return Err("subprotocols were offered but the server selected none".into());
         }
@@ -136,7 +153,10 @@ pub(crate) fn check_response(head: &[u8], key: &str, protocols: &[String]) -> Re
     };
     if let Some(ext) = single("Sec-WebSocket-Extensions")? {
         if !ext.is_empty() {
-            return Err(format!("the server accepted the extension '{ext}', which was not offered"));
+            return Err(format!(
+                "the server accepted the extension '{}', which was not offered",
+                shown(&ext)
+            ));
         }
     }
     Ok(Accepted { protocol, extensions: String::new(), leftover: Vec::new() })
@@ -145,6 +165,15 @@ pub(crate) fn check_response(head: &[u8], key: &str, protocols: &[String]) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_values_in_errors_are_bounded() {
+        let long = "p".repeat(65536);
+        let head = resp(&format!("Sec-WebSocket-Protocol: {long}\r\n"));
+        let e = check_response(head.as_bytes(), KEY, &["chat".to_string()]).err().unwrap();
+        assert!(e.len() < 200, "{} characters", e.len());
+        assert!(e.contains("(65536 bytes)"), "{e}");
+    }
 
     const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
     const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
