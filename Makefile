@@ -123,8 +123,9 @@ test-memory: lib $(BUILD)/tests-memory/client
 	$(PYTHON) tests-memory/matrix.py --c-client $(BUILD)/tests-memory/client --python $(PY_VENV) --logs $(BUILD)/tests-memory
 
 # Every test of the project; what CI runs (through .ci/run). deps comes first.
-test: deps lint header-check test-rust demo test-python test-memory test-browser fuzz test-c test-c-valgrind chat-test autobahn
-	@echo "make test: all suites passed"
+TEST_SUITES := lint header-check test-rust demo test-python test-memory test-browser fuzz test-c test-c-valgrind chat-test autobahn
+test: deps
+	@sh scripts/timed-suites.sh "$(MAKE)" $(TEST_SUITES)
 
 # wsnative against other clients on one fast server (bench/README.md): builds
 # what it needs, then about 10 minutes of runs; writes bench/results/latest.*.
