@@ -648,13 +648,14 @@ async def run_wsnative(cmd, port, name, opts, label, sem, obs):
             await asyncio.sleep(0.2)
             obs.data.pop((label, name), None)
         records = await run_client(cmd, port, name, opts, label, sem)
-        ATTEMPTS[(label, name)] = attempt + 1
+        ATTEMPTS[(label, name)] = (attempt + 1, round(ELAPSED.get((label, name), 0), 2))
         if not any(r.get("type") == "raced" for r in records):
             break
     return records
 
 
-ATTEMPTS = {}  # (label, scenario) -> how many times the client ran
+ATTEMPTS = {}  # (label, scenario) -> (how many times the client ran, seconds of its last run)
+ELAPSED = {}
 
 
 async def run_client(cmd, port, name, opts, label, sem):
@@ -670,6 +671,7 @@ async def run_client(cmd, port, name, opts, label, sem):
     if opts.get("slow_message"):
         args += ["--slow-message", str(opts["slow_message"])]
     async with sem:
+        t0 = time.monotonic()
         proc = await asyncio.create_subprocess_exec(*args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             out, err = await asyncio.wait_for(proc.communicate(), 30)
@@ -677,6 +679,8 @@ async def run_client(cmd, port, name, opts, label, sem):
             proc.kill()
             out, err = await proc.communicate()
             return [{"type": "crash", "detail": "killed after 30 s"}]
+        finally:
+            ELAPSED[(label, name)] = time.monotonic() - t0
     records = []
     for line in out.decode(errors="replace").splitlines():
         if line.strip():
@@ -718,7 +722,8 @@ def compare(name, label, compat, b_ev, w_ev, b_obs, w_obs):
             i = first_difference(expected, w_ev)
             e_at = expected[i] if i < len(expected) else "(nothing)"
             w_at = w_ev[i] if i < len(w_ev) else "(nothing)"
-            problems.append(f"records differ at #{i}: {what} {e_at!r}, {label} {w_at!r}")
+            n = sum(x != y for x, y in zip(expected, w_ev)) + abs(len(expected) - len(w_ev))
+            problems.append(f"{n} record(s) differ, the first at #{i}: {what} {e_at!r}, {label} {w_at!r}")
     for key in sorted(set(b_obs) | set(w_obs)):
         bv, wv = b_obs.get(key), w_obs.get(key)
         if bv == wv or (name, key) in UNCOMPARED_WIRE:
@@ -805,8 +810,10 @@ async def main():
             chromium_command(a.chromium, f"http://127.0.0.1:{port}/", profile),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
+        t0 = time.monotonic()
         try:
             browser = await asyncio.wait_for(srv.results, 120)
+            print(f"Chromium reported after {time.monotonic() - t0:.1f}s", file=sys.stderr)
         except asyncio.TimeoutError:
             setup_problems.append("Chromium did not report within 120 s")
         finally:
@@ -840,7 +847,7 @@ async def main():
             verdicts[label][verdict] += 1
             report[f"{label}/{name}"] = {
                 "rule": CASES[name][1], "verdict": verdict, "problems": problems,
-                "runs": ATTEMPTS.get((label, name)),
+                "runs_and_seconds": ATTEMPTS.get((label, name)),
                 "chromium": b_ev, label: w_ev, "wire": {"chromium": b_obs, label: w_obs},
             }
             if verdict == "fail":
