@@ -28,6 +28,37 @@
  * on_open, on_message..., then optionally on_error, then on_close, always
  * last and exactly once.
  *
+ * Concurrent calls and ws_free(). A ws_socket * is a handle, not an
+ * address (never dereference it). A call on a socket that is in progress
+ * on one thread when another thread calls ws_free() (a ws_send_binary()
+ * still copying a large message, a ws_poll() waiting) keeps the socket
+ * alive until it returns: it completes safely, its callbacks no longer run,
+ * and what it queued is released with the socket. ws_free() does not wait
+ * for such calls (only for a callback that is running). A call made with
+ * the socket after ws_free() has returned fails with
+ * WS_RESULT_UNKNOWN_SOCKET (getters return what they return for NULL), and
+ * a second ws_free() does nothing: a handle is never reused for another
+ * socket. Strings borrowed from a socket (ws_url(), ...) are still only
+ * valid until ws_free().
+ *
+ * fork(). A child process forked after the library started its runtime
+ * gets a fresh runtime of its own on its first ws_new(), which works as in
+ * any process (ws_shutdown() in the child concerns only the child's
+ * sockets). Sockets inherited from the parent are dead in the child: they
+ * are WS_STATE_CLOSED, no callback of theirs runs there, ws_send_text(),
+ * ws_send_binary(), ws_close() and ws_poll() return (-)
+ * WS_RESULT_FORKED_SOCKET at once, and ws_free() releases the child's copy
+ * (the userdata finalizer runs, on the calling thread) without sending
+ * anything: the connection remains the parent's, which may go on using it.
+ * The library's locks are taken around fork() (pthread_atfork), so a child
+ * never inherits one of them locked. Calling fork() from inside a callback
+ * is not supported (exec or _exit in such a child).
+ *
+ * Lengths. A message is at most WS_MAX_SEND_LENGTH bytes (PTRDIFF_MAX - 14,
+ * so that the frame fits in one buffer); no (pointer, length) argument may
+ * be above PTRDIFF_MAX. Larger lengths are refused with
+ * WS_RESULT_INVALID_LENGTH before the buffer is read.
+ *
  * Ownership. Pointers passed INTO the library are borrowed for the call and
  * copied, unless a doc comment says otherwise. Pointers passed to callbacks
  * are borrowed for the duration of that callback. Strings returned by
@@ -55,6 +86,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/*
+ * The largest message ws_send_text() and ws_send_binary() accept, in bytes:
+ * the frame (payload, header and masking key, at most 14 bytes more) must
+ * fit in one buffer. Longer lengths: WS_RESULT_INVALID_LENGTH.
+ */
+#define WS_MAX_SEND_LENGTH ((size_t)PTRDIFF_MAX - 14)
 
 // The result of every fallible function. 0 is success. The values are part
 // of the ABI and are never renumbered; new codes are only appended.
@@ -90,6 +128,15 @@ enum ws_result
   WS_RESULT_INTERNAL_ERROR = 9,
   // A Rust panic was caught at the boundary (a bug): the message says more.
   WS_RESULT_PANIC = 10,
+  // The socket was freed with ws_free() (or the value was never a
+  // socket). Getters return what they return for NULL instead.
+  WS_RESULT_UNKNOWN_SOCKET = 11,
+  // A length no buffer can have: a message longer than
+  // WS_MAX_SEND_LENGTH, or any length above PTRDIFF_MAX. Nothing was read.
+  WS_RESULT_INVALID_LENGTH = 12,
+  // The socket was created in the parent process, before fork(): in the
+  // child only ws_free() works on it (see the header's threading section).
+  WS_RESULT_FORKED_SOCKET = 13,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -180,7 +227,11 @@ typedef struct ws_options ws_options;
 // ws_url, ws_protocol, ws_extensions, ws_buffered_amount, ws_poll, ws_free.
 //
 // Every method may be called from any thread, concurrently, and from inside
-// any callback.
+// any callback. A `ws_socket *` is a handle, not an address: never
+// dereference it. A call that is in progress when ws_free() is called on
+// another thread keeps the socket alive until it returns; a call made with
+// a socket after ws_free() has returned fails with WS_RESULT_UNKNOWN_SOCKET
+// (getters return what they return for NULL): handles are never reused.
 typedef struct ws_socket ws_socket;
 
 // The callbacks of one socket, passed to ws_new() (which copies the
@@ -294,15 +345,20 @@ ws_result ws_options_set_max_message_size(struct ws_options *options, size_t byt
 // Trusts the certificates of a PEM file for wss:// in addition to the
 // system and bundled roots, or instead of them when `exclusive` is true.
 // The file is read now; `path` is borrowed for the call.
-// Returns WS_RESULT_INVALID_OPTION if the file cannot be read or holds no
-// PEM certificate.
+//
+// Returns WS_RESULT_INVALID_OPTION, with the reason in ws_last_error(), if
+// the file cannot be read, is not a regular file (a directory, a device
+// such as /dev/zero, a FIFO or a socket: refused without being read, so
+// the call never blocks), is larger than 16 MiB, or holds no PEM
+// certificate.
 //
 // # Safety
 // `options` must be a live options object; `path` a NUL-terminated string.
 ws_result ws_options_set_ca_file(struct ws_options *options, const char *path, bool exclusive);
 
 // Like ws_options_set_ca_file() with the PEM text in memory (`len` bytes at
-// `pem`, copied).
+// `pem`, copied). WS_RESULT_INVALID_OPTION above 16 MiB;
+// WS_RESULT_INVALID_LENGTH above PTRDIFF_MAX (nothing is read).
 //
 // # Safety
 // `options` must be a live options object; `pem` must point to `len` bytes.
@@ -395,7 +451,8 @@ ws_result ws_shutdown(uint64_t timeout_ms);
 // Errors (synchronous, as the browser's constructor throws):
 // WS_RESULT_SYNTAX_ERROR (invalid URL, scheme other than ws/wss/http/https,
 // a fragment, an invalid or repeated subprotocol), WS_RESULT_INVALID_OPTION,
-// WS_RESULT_INVALID_UTF8, WS_RESULT_NULL_ARGUMENT, WS_RESULT_SHUT_DOWN.
+// WS_RESULT_INVALID_UTF8, WS_RESULT_NULL_ARGUMENT, WS_RESULT_SHUT_DOWN,
+// WS_RESULT_INVALID_LENGTH (a `protocol_count` no array can have).
 // Everything else (refused port, unknown host, TLS failure, handshake
 // refused) is reported by on_error then on_close 1006.
 //
@@ -414,21 +471,22 @@ ws_result ws_new(const char *url,
 // while OPEN (ws_buffered_amount() grows by `len`); while CLOSING or CLOSED
 // the data is discarded but ws_buffered_amount() still grows.
 // WS_RESULT_INVALID_UTF8 if the bytes are not UTF-8 (nothing queued).
-// Never waits for the network: the message is masked into the socket's
-// send buffer and written by a library thread (sends to one socket from
-// several threads take turns for that copy).
+// WS_RESULT_INVALID_LENGTH if `len` is above WS_MAX_SEND_LENGTH (checked
+// first; the buffer is not read). Never waits for the network: the message
+// is masked into the socket's send buffer and written by a library thread
+// (sends to one socket from several threads take turns for that copy).
 //
 // # Safety
-// `socket` must be a live socket; `text` must point to `len` bytes (NULL
+// `socket` must come from ws_new(); `text` must point to `len` bytes (NULL
 // is fine when `len` is 0).
 ws_result ws_send_text(struct ws_socket *socket, const char *text, size_t len);
 
-// Sends a binary message (`len` bytes at `data`, copied). Same states and
-// bufferedAmount rules as ws_send_text(). Never waits for the network (see
-// ws_send_text()).
+// Sends a binary message (`len` bytes at `data`, copied). Same states,
+// length limit and bufferedAmount rules as ws_send_text(). Never waits for
+// the network (see ws_send_text()).
 //
 // # Safety
-// `socket` must be a live socket; `data` must point to `len` bytes (NULL
+// `socket` must come from ws_new(); `data` must point to `len` bytes (NULL
 // is fine when `len` is 0).
 ws_result ws_send_binary(struct ws_socket *socket, const uint8_t *data, size_t len);
 
@@ -442,43 +500,48 @@ ws_result ws_send_binary(struct ws_socket *socket, const uint8_t *data, size_t l
 // are dropped. While CLOSING or CLOSED, nothing happens. Never blocks.
 //
 // # Safety
-// `socket` must be a live socket; `reason` NULL or a NUL-terminated string.
+// `socket` must come from ws_new(); `reason` NULL or a NUL-terminated string.
 ws_result ws_close(struct ws_socket *socket, uint16_t code, const char *reason);
 
-// The socket's readyState. WS_STATE_CLOSED for NULL.
+// The socket's readyState. WS_STATE_CLOSED for NULL, for a freed socket
+// and for a socket inherited through fork().
 //
 // # Safety
-// `socket` must be NULL or a live socket.
+// `socket` must be NULL or come from ws_new().
 ws_state ws_ready_state(const struct ws_socket *socket);
 
 // The parsed, serialized URL (`ws://host` becomes `ws://host/`; http and
 // https become ws and wss; credentials are kept). Borrowed from the
-// socket: valid until ws_free(). "" for NULL.
+// socket: valid until ws_free(). "" for NULL, for a freed socket and for a
+// socket inherited through fork().
 //
 // # Safety
-// `socket` must be NULL or a live socket.
+// `socket` must be NULL or come from ws_new().
 const char *ws_url(const struct ws_socket *socket);
 
 // The subprotocol the server selected: "" before open and when none was
-// selected. Borrowed from the socket: valid until ws_free(). "" for NULL.
+// selected. Borrowed from the socket: valid until ws_free(). "" for NULL,
+// for a freed socket and for a socket inherited through fork().
 //
 // # Safety
-// `socket` must be NULL or a live socket.
+// `socket` must be NULL or come from ws_new().
 const char *ws_protocol(const struct ws_socket *socket);
 
 // The negotiated extensions: "" before open (and, in this version, always).
-// Borrowed from the socket: valid until ws_free(). "" for NULL.
+// Borrowed from the socket: valid until ws_free(). "" for NULL, for a freed
+// socket and for a socket inherited through fork().
 //
 // # Safety
-// `socket` must be NULL or a live socket.
+// `socket` must be NULL or come from ws_new().
 const char *ws_extensions(const struct ws_socket *socket);
 
 // bufferedAmount: bytes passed to ws_send_*() not yet written to the
 // network, counting sends made while CLOSING or CLOSED (never reset).
-// Exact at the moment of the call; 0 for NULL.
+// Exact at the moment of the call; 0 for NULL, for a freed socket and for a
+// socket inherited through fork().
 //
 // # Safety
-// `socket` must be NULL or a live socket.
+// `socket` must be NULL or come from ws_new().
 uint64_t ws_buffered_amount(const struct ws_socket *socket);
 
 // Dispatches the queued events of a WS_DISPATCH_QUEUED socket, in order, on
@@ -487,23 +550,26 @@ uint64_t ws_buffered_amount(const struct ws_socket *socket);
 // `timeout_ms`: 0 returns at once when no event is waiting (never blocks);
 // a positive value waits up to that long for the first event; a negative
 // value waits until an event arrives, or returns 0 once the socket is
-// CLOSED and its last event (on_close) has been dispatched. Messages that
-// arrived after ws_close() are dropped here and not counted. Several
-// threads may poll the same socket: callbacks still run one at a time, in
-// order. Events that arrive while it
+// CLOSED and its last event (on_close) has been dispatched, or once another
+// thread has freed it. Messages that arrived after ws_close() are dropped
+// here and not counted. Several threads may poll the same socket: callbacks
+// still run one at a time, in order. Events that arrive while it
 // dispatches are dispatched too, up to 65536 per call.
 //
 // A socket in immediate mode has no queue: returns 0. A negative return is
-// a negated ws_result: -WS_RESULT_NULL_ARGUMENT, or -WS_RESULT_WOULD_DEADLOCK
-// when called from inside a callback of the same socket. Calling ws_free()
-// from a callback stops the dispatch.
+// a negated ws_result: -WS_RESULT_NULL_ARGUMENT, -WS_RESULT_UNKNOWN_SOCKET
+// (freed), -WS_RESULT_FORKED_SOCKET (inherited through fork()), or
+// -WS_RESULT_WOULD_DEADLOCK when called from inside a callback of the same
+// socket. Calling ws_free() from a callback, or from another thread, stops
+// the dispatch.
 //
 // # Safety
-// `socket` must be NULL or a live socket.
+// `socket` must be NULL or come from ws_new().
 int32_t ws_poll(struct ws_socket *socket, int32_t timeout_ms);
 
-// Releases a socket. Calling with NULL is fine. Must not be called twice
-// with the same value, and the socket must not be used afterwards.
+// Releases a socket. Calling with NULL is fine, and so is calling it again
+// with a socket already freed (nothing happens); the socket must not be
+// used afterwards (calls then fail with WS_RESULT_UNKNOWN_SOCKET).
 //
 // An open connection is closed in the background (Close 1001, "going
 // away", as when a browser leaves a page); no callback of this socket runs
@@ -513,12 +579,21 @@ int32_t ws_poll(struct ws_socket *socket, int32_t timeout_ms);
 // returns. The userdata finalizer then runs exactly once (see
 // ws_callbacks).
 //
+// Calls on this socket in progress on other threads (a ws_send_binary()
+// copying a large message, a ws_poll() waiting) are not waited for: they
+// keep the socket's memory alive until they return, their callbacks do not
+// run, and whatever they queue is released with the socket.
+//
+// In a process forked from the one that created the socket, ws_free()
+// releases this process's copy: the finalizer runs, on the calling thread;
+// nothing is sent and the parent's connection is not affected.
+//
 // Deadlock potential: called on another thread while one of this
 // socket's callbacks runs, ws_free() waits for that callback to return; a
 // callback that itself waits for the thread calling ws_free() deadlocks.
 //
 // # Safety
-// `socket` must be NULL or a live socket.
+// `socket` must be NULL or come from ws_new().
 void ws_free(struct ws_socket *socket);
 
 #ifdef __cplusplus

@@ -67,16 +67,29 @@ pub(crate) unsafe fn c_str<'a>(
     })
 }
 
-/// Borrows `len` bytes at `p`; NULL is allowed when `len` is 0.
+/// Borrows `len` bytes at `p`, named `what` in error messages. NULL is
+/// allowed when `len` is 0. A length no object can have (above
+/// `PTRDIFF_MAX`) is `WS_RESULT_INVALID_LENGTH` and a NULL pointer with a
+/// length is `WS_RESULT_NULL_ARGUMENT`, both before `p` is touched.
 ///
 /// # Safety
 /// `p` must point to `len` readable bytes.
-pub(crate) unsafe fn bytes<'a>(p: *const u8, len: usize) -> Option<&'a [u8]> {
-    if len == 0 {
-        Some(&[])
+pub(crate) unsafe fn bytes<'a>(
+    p: *const u8,
+    len: usize,
+    what: &str,
+) -> Result<&'a [u8], crate::result::ws_result> {
+    use crate::result::{fail, ws_result};
+    if len > isize::MAX as usize {
+        Err(fail(
+            ws_result::InvalidLength,
+            &format!("the length of '{what}', {len}, is larger than any object can be (PTRDIFF_MAX)"),
+        ))
+    } else if len == 0 {
+        Ok(&[])
     } else if p.is_null() {
-        None
+        Err(fail(ws_result::NullArgument, &format!("the argument '{what}' is NULL")))
     } else {
-        Some(std::slice::from_raw_parts(p, len))
+        Ok(std::slice::from_raw_parts(p, len))
     }
 }

@@ -3,6 +3,7 @@
 
 mod boundary;
 mod callbacks;
+mod handles;
 mod options;
 mod result;
 mod runtime;

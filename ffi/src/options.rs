@@ -156,6 +156,10 @@ pub unsafe extern "C" fn ws_options_set_max_message_size(
     })
 }
 
+/// The largest CA bundle accepted, from a file or from memory: 16 MiB (a
+/// distribution's whole system bundle is about 200 KiB).
+const MAX_CA_BUNDLE: u64 = 16 * 1024 * 1024;
+
 fn set_ca(options: &mut ws_options, pem: Vec<u8>, exclusive: bool) -> ws_result {
     if let Err(e) = wsnative_core::tls::parse_ca_pem(&pem) {
         return fail_with(e);
@@ -164,11 +168,53 @@ fn set_ca(options: &mut ws_options, pem: Vec<u8>, exclusive: bool) -> ws_result 
     ws_result::Ok
 }
 
+/// Reads a CA bundle: a regular file of at most [`MAX_CA_BUNDLE`] bytes.
+/// Anything else is refused without reading it (and a FIFO or a device
+/// without even opening it, so nothing can block or have side effects).
+fn read_ca_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let shown = path.display();
+    let regular = |meta: &std::fs::Metadata| -> Result<(), String> {
+        if !meta.is_file() {
+            let what =
+                if meta.is_dir() { "a directory" } else { "not a regular file (a device, FIFO or socket)" };
+            return Err(format!("the CA file '{shown}' is {what}"));
+        }
+        if meta.len() > MAX_CA_BUNDLE {
+            return Err(format!("the CA file '{shown}' is larger than 16 MiB ({} bytes)", meta.len()));
+        }
+        Ok(())
+    };
+    let cannot = |e: std::io::Error| format!("cannot read the CA file '{shown}': {e}");
+    regular(&std::fs::metadata(path).map_err(cannot)?)?;
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Never wait for a FIFO's writer, nor adopt a terminal, should the
+        // path have been replaced since it was checked.
+        open.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = open.open(path).map_err(cannot)?;
+    regular(&file.metadata().map_err(cannot)?)?;
+    let mut pem = Vec::new();
+    file.take(MAX_CA_BUNDLE + 1).read_to_end(&mut pem).map_err(cannot)?;
+    if pem.len() as u64 > MAX_CA_BUNDLE {
+        return Err(format!("the CA file '{shown}' is larger than 16 MiB"));
+    }
+    Ok(pem)
+}
+
 /// Trusts the certificates of a PEM file for wss:// in addition to the
 /// system and bundled roots, or instead of them when `exclusive` is true.
 /// The file is read now; `path` is borrowed for the call.
-/// Returns WS_RESULT_INVALID_OPTION if the file cannot be read or holds no
-/// PEM certificate.
+///
+/// Returns WS_RESULT_INVALID_OPTION, with the reason in ws_last_error(), if
+/// the file cannot be read, is not a regular file (a directory, a device
+/// such as /dev/zero, a FIFO or a socket: refused without being read, so
+/// the call never blocks), is larger than 16 MiB, or holds no PEM
+/// certificate.
 ///
 /// # Safety
 /// `options` must be a live options object; `path` a NUL-terminated string.
@@ -181,16 +227,25 @@ pub unsafe extern "C" fn ws_options_set_ca_file(
     ffi_result!({
         non_null!(options, "options");
         non_null!(path, "path");
-        let p = std::ffi::CStr::from_ptr(path).to_string_lossy().into_owned();
-        match std::fs::read(&p) {
+        let path = std::ffi::CStr::from_ptr(path);
+        #[cfg(unix)]
+        let path = std::path::Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(
+            path.to_bytes(),
+        ));
+        #[cfg(not(unix))]
+        let path_string = path.to_string_lossy().into_owned();
+        #[cfg(not(unix))]
+        let path = std::path::Path::new(&path_string);
+        match read_ca_file(path) {
             Ok(pem) => set_ca(&mut *options, pem, exclusive),
-            Err(e) => fail(ws_result::InvalidOption, &format!("cannot read the CA file '{p}': {e}")),
+            Err(message) => fail(ws_result::InvalidOption, &message),
         }
     })
 }
 
 /// Like ws_options_set_ca_file() with the PEM text in memory (`len` bytes at
-/// `pem`, copied).
+/// `pem`, copied). WS_RESULT_INVALID_OPTION above 16 MiB;
+/// WS_RESULT_INVALID_LENGTH above PTRDIFF_MAX (nothing is read).
 ///
 /// # Safety
 /// `options` must be a live options object; `pem` must point to `len` bytes.
@@ -203,9 +258,16 @@ pub unsafe extern "C" fn ws_options_set_ca_pem(
 ) -> ws_result {
     ffi_result!({
         non_null!(options, "options");
-        let Some(pem) = bytes(pem, len) else {
-            return fail(ws_result::NullArgument, "the argument 'pem' is NULL");
+        let pem = match bytes(pem, len, "pem") {
+            Ok(p) => p,
+            Err(r) => return r,
         };
+        if pem.len() as u64 > MAX_CA_BUNDLE {
+            return fail(
+                ws_result::InvalidOption,
+                &format!("the CA bundle is larger than 16 MiB ({len} bytes)"),
+            );
+        }
         set_ca(&mut *options, pem.to_vec(), exclusive)
     })
 }

@@ -37,6 +37,15 @@ pub enum ws_result {
     InternalError = 9,
     /// A Rust panic was caught at the boundary (a bug): the message says more.
     Panic = 10,
+    /// The socket was freed with ws_free() (or the value was never a
+    /// socket). Getters return what they return for NULL instead.
+    UnknownSocket = 11,
+    /// A length no buffer can have: a message longer than
+    /// WS_MAX_SEND_LENGTH, or any length above PTRDIFF_MAX. Nothing was read.
+    InvalidLength = 12,
+    /// The socket was created in the parent process, before fork(): in the
+    /// child only ws_free() works on it (see the header's threading section).
+    ForkedSocket = 13,
 }
 
 impl ws_result {
@@ -53,6 +62,9 @@ impl ws_result {
             ws_result::WouldDeadlock => c"WouldDeadlock",
             ws_result::InternalError => c"InternalError",
             ws_result::Panic => c"Panic",
+            ws_result::UnknownSocket => c"UnknownSocket",
+            ws_result::InvalidLength => c"InvalidLength",
+            ws_result::ForkedSocket => c"ForkedSocket",
         }
     }
 }

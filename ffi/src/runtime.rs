@@ -29,6 +29,9 @@ pub extern "C" fn ws_result_str(result: u32) -> *const c_char {
         WouldDeadlock,
         InternalError,
         Panic,
+        UnknownSocket,
+        InvalidLength,
+        ForkedSocket,
     ];
     all.iter().find(|r| **r as u32 == result).map_or(c"Unknown".as_ptr(), |r| r.name().as_ptr())
 }

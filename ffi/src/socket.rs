@@ -2,6 +2,7 @@
 
 use crate::boundary::{bytes, c_str, ffi_result, ffi_value, non_null};
 use crate::callbacks::{ws_callbacks, Callbacks};
+use crate::handles::{self, Missing, SocketRef};
 use crate::options::{ws_dispatch, ws_options};
 use crate::result::{fail, fail_with, ws_result};
 use std::cell::RefCell;
@@ -9,7 +10,13 @@ use std::ffi::{c_char, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use wsnative_core::{Event, EventQueue, Options, ReadyState, WebSocket};
+use wsnative_core::{runtime, Event, EventQueue, Options, ReadyState, WebSocket};
+
+/// The largest message ws_send_text() and ws_send_binary() accept:
+/// `PTRDIFF_MAX - 14` bytes (WS_MAX_SEND_LENGTH in the header), so that the
+/// frame (payload, plus at most 14 bytes of header and masking key) fits in
+/// one buffer.
+pub(crate) const MAX_SEND_LENGTH: usize = isize::MAX as usize - 14;
 
 /// `readyState` values.
 #[repr(u32)]
@@ -28,9 +35,24 @@ pub enum ws_state {
 /// ws_url, ws_protocol, ws_extensions, ws_buffered_amount, ws_poll, ws_free.
 ///
 /// Every method may be called from any thread, concurrently, and from inside
-/// any callback.
+/// any callback. A `ws_socket *` is a handle, not an address: never
+/// dereference it. A call that is in progress when ws_free() is called on
+/// another thread keeps the socket alive until it returns; a call made with
+/// a socket after ws_free() has returned fails with WS_RESULT_UNKNOWN_SOCKET
+/// (getters return what they return for NULL): handles are never reused.
 #[allow(non_camel_case_types)]
 pub struct ws_socket {
+    _private: [u8; 0],
+}
+
+/// What a `ws_socket` handle names (see `handles`).
+pub(crate) struct Socket {
+    /// The handle, as passed to callbacks.
+    handle: usize,
+    /// `runtime::fork_generation()` when it was created: an older value
+    /// means the socket was inherited from the parent process through
+    /// fork(), and is dead here.
+    generation: u64,
     core: OnceLock<WebSocket>,
     callbacks: Callbacks,
     url: OnceLock<CString>,
@@ -49,9 +71,8 @@ thread_local! {
     static DISPATCHING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
-fn inside_callback_of(s: &ws_socket) -> bool {
-    let id = s as *const ws_socket as usize;
-    DISPATCHING.with(|d| d.borrow().contains(&id))
+fn inside_callback_of(s: &Socket) -> bool {
+    DISPATCHING.with(|d| d.borrow().contains(&s.handle))
 }
 
 struct PopDispatching;
@@ -61,27 +82,33 @@ impl Drop for PopDispatching {
     }
 }
 
-impl ws_socket {
+impl Socket {
     fn core(&self) -> &WebSocket {
         self.core.get().expect("ws_new completes the socket before returning it")
     }
 
+    /// Created in the parent process, before this process was forked.
+    pub(crate) fn inherited(&self) -> bool {
+        self.generation != runtime::fork_generation()
+    }
+
     /// Under the dispatch lock, takes the next event from `next` and
     /// delivers it: taking and delivering are one step, so concurrent
-    /// pollers keep the order.
-    fn dispatch_next(&self, next: impl FnOnce() -> Option<Event>) -> Dispatched {
+    /// pollers keep the order. `queued`: the event comes from the socket's
+    /// queue, and the state the application reads moves here (immediate
+    /// events arrive with it already moved by the core).
+    fn dispatch_next(&self, queued: bool, next: impl FnOnce() -> Option<Event>) -> Dispatched {
         let guard = self.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner());
         if self.freed.load(Ordering::Acquire) {
             return Dispatched::Freed;
         }
         let Some(ev) = next() else { return Dispatched::Empty };
-        let delivered = self.core().should_deliver(&ev);
+        let delivered = !queued || self.core().deliver(&ev);
         if delivered {
-            let ptr = self as *const ws_socket as *mut ws_socket;
-            DISPATCHING.with(|d| d.borrow_mut().push(ptr as usize));
+            DISPATCHING.with(|d| d.borrow_mut().push(self.handle));
             let _pop = PopDispatching;
             // SAFETY: the application promised valid callbacks in ws_new().
-            unsafe { self.callbacks.invoke(ptr, &ev) };
+            unsafe { self.callbacks.invoke(self.handle as *mut ws_socket, &ev) };
         }
         drop(guard);
         if self.finalize_after_callback.swap(false, Ordering::AcqRel) {
@@ -129,7 +156,8 @@ enum Dispatched {
 /// Errors (synchronous, as the browser's constructor throws):
 /// WS_RESULT_SYNTAX_ERROR (invalid URL, scheme other than ws/wss/http/https,
 /// a fragment, an invalid or repeated subprotocol), WS_RESULT_INVALID_OPTION,
-/// WS_RESULT_INVALID_UTF8, WS_RESULT_NULL_ARGUMENT, WS_RESULT_SHUT_DOWN.
+/// WS_RESULT_INVALID_UTF8, WS_RESULT_NULL_ARGUMENT, WS_RESULT_SHUT_DOWN,
+/// WS_RESULT_INVALID_LENGTH (a `protocol_count` no array can have).
 /// Everything else (refused port, unknown host, TLS failure, handshake
 /// refused) is reported by on_error then on_close 1006.
 ///
@@ -155,7 +183,13 @@ pub unsafe extern "C" fn ws_new(
             Ok(s) => s,
             Err(r) => return r,
         };
-        let mut names = Vec::with_capacity(protocol_count);
+        if protocol_count > MAX_PROTOCOLS {
+            return fail(
+                ws_result::InvalidLength,
+                &format!("protocol_count {protocol_count} is larger than any array can be"),
+            );
+        }
+        let mut names = Vec::with_capacity(protocol_count.min(16));
         for i in 0..protocol_count {
             let p = *protocols.add(i);
             if p.is_null() {
@@ -174,8 +208,13 @@ pub unsafe extern "C" fn ws_new(
             Some(c) => Callbacks(*c),
             None => Callbacks::none(),
         };
+        let Some(reserved) = handles::reserve() else {
+            return fail(ws_result::InternalError, "too many sockets: every handle is in use");
+        };
         let queue = (mode == ws_dispatch::Queued).then(EventQueue::new);
-        let sock = Arc::new(ws_socket {
+        let sock = Arc::new(Socket {
+            handle: reserved.handle(),
+            generation: runtime::fork_generation(),
             core: OnceLock::new(),
             callbacks: cbs,
             url: OnceLock::new(),
@@ -198,7 +237,7 @@ pub unsafe extern "C" fn ws_new(
                     &names,
                     opts,
                     Box::new(move |ev| {
-                        s.dispatch_next(|| Some(ev));
+                        s.dispatch_next(false, || Some(ev));
                     }),
                 )
             }
@@ -209,17 +248,54 @@ pub unsafe extern "C" fn ws_new(
         };
         let _ = sock.url.set(CString::new(core.url()).unwrap_or_default());
         let _ = sock.core.set(core);
-        *out = Arc::into_raw(Arc::clone(&sock)) as *mut ws_socket;
+        *out = reserved.publish(Arc::clone(&sock)) as *mut ws_socket;
         drop(guard);
         ws_result::Ok
     })
 }
 
-macro_rules! socket_ref {
-    ($p:expr) => {{
-        non_null!($p, "socket");
-        &*$p
-    }};
+/// More subprotocol names than any array of pointers can hold.
+const MAX_PROTOCOLS: usize = isize::MAX as usize / std::mem::size_of::<*const c_char>();
+
+/// Looks up the socket a handle names, for the duration of the call (see
+/// `handles`): NULL, freed and inherited (fork) handles fail with their
+/// result code and message.
+fn lookup(socket: *const ws_socket) -> Result<SocketRef, ws_result> {
+    match handles::acquire(socket as usize) {
+        Ok(s) if s.inherited() => Err(fail(
+            ws_result::ForkedSocket,
+            "the socket was created by the parent process before fork(): in this process it can only be freed",
+        )),
+        Ok(s) => Ok(s),
+        Err(Missing::Null) => Err(fail(ws_result::NullArgument, "the argument 'socket' is NULL")),
+        Err(Missing::Unknown) => Err(fail(
+            ws_result::UnknownSocket,
+            "the socket was freed with ws_free() (or the value is not a socket)",
+        )),
+    }
+}
+
+/// `let s = socket_or!(socket, |r| value)`: the live socket for the rest of
+/// the call, or returns `value` (made from the failure's ws_result) from
+/// the enclosing closure.
+macro_rules! socket_or {
+    ($p:expr, $on_fail:expr) => {
+        match lookup($p) {
+            Ok(s) => s,
+            Err(r) => return $on_fail(r),
+        }
+    };
+}
+
+/// Refuses a message no send can take, before the buffer is touched.
+fn check_send_length(len: usize) -> Result<(), ws_result> {
+    if len > MAX_SEND_LENGTH {
+        return Err(fail(
+            ws_result::InvalidLength,
+            &format!("len {len} is larger than the largest message, WS_MAX_SEND_LENGTH ({MAX_SEND_LENGTH})"),
+        ));
+    }
+    Ok(())
 }
 
 /// Sends a text message (`len` bytes of UTF-8 at `text`, copied; NUL bytes
@@ -228,19 +304,24 @@ macro_rules! socket_ref {
 /// while OPEN (ws_buffered_amount() grows by `len`); while CLOSING or CLOSED
 /// the data is discarded but ws_buffered_amount() still grows.
 /// WS_RESULT_INVALID_UTF8 if the bytes are not UTF-8 (nothing queued).
-/// Never waits for the network: the message is masked into the socket's
-/// send buffer and written by a library thread (sends to one socket from
-/// several threads take turns for that copy).
+/// WS_RESULT_INVALID_LENGTH if `len` is above WS_MAX_SEND_LENGTH (checked
+/// first; the buffer is not read). Never waits for the network: the message
+/// is masked into the socket's send buffer and written by a library thread
+/// (sends to one socket from several threads take turns for that copy).
 ///
 /// # Safety
-/// `socket` must be a live socket; `text` must point to `len` bytes (NULL
+/// `socket` must come from ws_new(); `text` must point to `len` bytes (NULL
 /// is fine when `len` is 0).
 #[no_mangle]
 pub unsafe extern "C" fn ws_send_text(socket: *mut ws_socket, text: *const c_char, len: usize) -> ws_result {
     ffi_result!({
-        let s = socket_ref!(socket);
-        let Some(b) = bytes(text.cast(), len) else {
-            return fail(ws_result::NullArgument, "the argument 'text' is NULL");
+        let s = socket_or!(socket, |r| r);
+        if let Err(r) = check_send_length(len) {
+            return r;
+        }
+        let b = match bytes(text.cast(), len, "text") {
+            Ok(b) => b,
+            Err(r) => return r,
         };
         match s.core().send_text_bytes(b) {
             Ok(()) => ws_result::Ok,
@@ -249,19 +330,23 @@ pub unsafe extern "C" fn ws_send_text(socket: *mut ws_socket, text: *const c_cha
     })
 }
 
-/// Sends a binary message (`len` bytes at `data`, copied). Same states and
-/// bufferedAmount rules as ws_send_text(). Never waits for the network (see
-/// ws_send_text()).
+/// Sends a binary message (`len` bytes at `data`, copied). Same states,
+/// length limit and bufferedAmount rules as ws_send_text(). Never waits for
+/// the network (see ws_send_text()).
 ///
 /// # Safety
-/// `socket` must be a live socket; `data` must point to `len` bytes (NULL
+/// `socket` must come from ws_new(); `data` must point to `len` bytes (NULL
 /// is fine when `len` is 0).
 #[no_mangle]
 pub unsafe extern "C" fn ws_send_binary(socket: *mut ws_socket, data: *const u8, len: usize) -> ws_result {
     ffi_result!({
-        let s = socket_ref!(socket);
-        let Some(b) = bytes(data, len) else {
-            return fail(ws_result::NullArgument, "the argument 'data' is NULL");
+        let s = socket_or!(socket, |r| r);
+        if let Err(r) = check_send_length(len) {
+            return r;
+        }
+        let b = match bytes(data, len, "data") {
+            Ok(b) => b,
+            Err(r) => return r,
         };
         match s.core().send_binary(b) {
             Ok(()) => ws_result::Ok,
@@ -280,11 +365,11 @@ pub unsafe extern "C" fn ws_send_binary(socket: *mut ws_socket, data: *const u8,
 /// are dropped. While CLOSING or CLOSED, nothing happens. Never blocks.
 ///
 /// # Safety
-/// `socket` must be a live socket; `reason` NULL or a NUL-terminated string.
+/// `socket` must come from ws_new(); `reason` NULL or a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn ws_close(socket: *mut ws_socket, code: u16, reason: *const c_char) -> ws_result {
     ffi_result!({
-        let s = socket_ref!(socket);
+        let s = socket_or!(socket, |r| r);
         let reason = if reason.is_null() {
             None
         } else {
@@ -301,35 +386,36 @@ pub unsafe extern "C" fn ws_close(socket: *mut ws_socket, code: u16, reason: *co
     })
 }
 
-/// The socket's readyState. WS_STATE_CLOSED for NULL.
+/// The socket's readyState. WS_STATE_CLOSED for NULL, for a freed socket
+/// and for a socket inherited through fork().
 ///
 /// # Safety
-/// `socket` must be NULL or a live socket.
+/// `socket` must be NULL or come from ws_new().
 #[no_mangle]
 pub unsafe extern "C" fn ws_ready_state(socket: *const ws_socket) -> ws_state {
     ffi_value!(ws_state::Closed, {
-        match socket.as_ref().map(|s| s.core().ready_state()) {
-            Some(ReadyState::Connecting) => ws_state::Connecting,
-            Some(ReadyState::Open) => ws_state::Open,
-            Some(ReadyState::Closing) => ws_state::Closing,
-            Some(ReadyState::Closed) | None => ws_state::Closed,
+        let s = socket_or!(socket, |_| ws_state::Closed);
+        match s.core().ready_state() {
+            ReadyState::Connecting => ws_state::Connecting,
+            ReadyState::Open => ws_state::Open,
+            ReadyState::Closing => ws_state::Closing,
+            ReadyState::Closed => ws_state::Closed,
         }
     })
 }
 
 /// The parsed, serialized URL (`ws://host` becomes `ws://host/`; http and
 /// https become ws and wss; credentials are kept). Borrowed from the
-/// socket: valid until ws_free(). "" for NULL.
+/// socket: valid until ws_free(). "" for NULL, for a freed socket and for a
+/// socket inherited through fork().
 ///
 /// # Safety
-/// `socket` must be NULL or a live socket.
+/// `socket` must be NULL or come from ws_new().
 #[no_mangle]
 pub unsafe extern "C" fn ws_url(socket: *const ws_socket) -> *const c_char {
     ffi_value!(c"".as_ptr(), {
-        match socket.as_ref() {
-            Some(s) => s.url.get().map_or(c"".as_ptr(), |u| u.as_ptr()),
-            None => c"".as_ptr(),
-        }
+        let s = socket_or!(socket, |_| c"".as_ptr());
+        s.url.get().map_or(c"".as_ptr(), |u| u.as_ptr())
     })
 }
 
@@ -338,48 +424,52 @@ fn cached(cell: &OnceLock<CString>, value: &str) -> *const c_char {
 }
 
 /// The subprotocol the server selected: "" before open and when none was
-/// selected. Borrowed from the socket: valid until ws_free(). "" for NULL.
+/// selected. Borrowed from the socket: valid until ws_free(). "" for NULL,
+/// for a freed socket and for a socket inherited through fork().
 ///
 /// # Safety
-/// `socket` must be NULL or a live socket.
+/// `socket` must be NULL or come from ws_new().
 #[no_mangle]
 pub unsafe extern "C" fn ws_protocol(socket: *const ws_socket) -> *const c_char {
     ffi_value!(c"".as_ptr(), {
-        match socket.as_ref() {
-            Some(s) if s.core().ready_state() != ReadyState::Connecting => {
-                cached(&s.protocol, s.core().protocol())
-            }
-            _ => c"".as_ptr(),
+        let s = socket_or!(socket, |_| c"".as_ptr());
+        if s.core().ready_state() == ReadyState::Connecting {
+            return c"".as_ptr();
         }
+        cached(&s.protocol, s.core().protocol())
     })
 }
 
 /// The negotiated extensions: "" before open (and, in this version, always).
-/// Borrowed from the socket: valid until ws_free(). "" for NULL.
+/// Borrowed from the socket: valid until ws_free(). "" for NULL, for a freed
+/// socket and for a socket inherited through fork().
 ///
 /// # Safety
-/// `socket` must be NULL or a live socket.
+/// `socket` must be NULL or come from ws_new().
 #[no_mangle]
 pub unsafe extern "C" fn ws_extensions(socket: *const ws_socket) -> *const c_char {
     ffi_value!(c"".as_ptr(), {
-        match socket.as_ref() {
-            Some(s) if s.core().ready_state() != ReadyState::Connecting => {
-                cached(&s.extensions, s.core().extensions())
-            }
-            _ => c"".as_ptr(),
+        let s = socket_or!(socket, |_| c"".as_ptr());
+        if s.core().ready_state() == ReadyState::Connecting {
+            return c"".as_ptr();
         }
+        cached(&s.extensions, s.core().extensions())
     })
 }
 
 /// bufferedAmount: bytes passed to ws_send_*() not yet written to the
 /// network, counting sends made while CLOSING or CLOSED (never reset).
-/// Exact at the moment of the call; 0 for NULL.
+/// Exact at the moment of the call; 0 for NULL, for a freed socket and for a
+/// socket inherited through fork().
 ///
 /// # Safety
-/// `socket` must be NULL or a live socket.
+/// `socket` must be NULL or come from ws_new().
 #[no_mangle]
 pub unsafe extern "C" fn ws_buffered_amount(socket: *const ws_socket) -> u64 {
-    ffi_value!(0, { socket.as_ref().map_or(0, |s| s.core().buffered_amount()) })
+    ffi_value!(0, {
+        let s = socket_or!(socket, |_| 0);
+        s.core().buffered_amount()
+    })
 }
 
 /// Dispatches the queued events of a WS_DISPATCH_QUEUED socket, in order, on
@@ -388,28 +478,27 @@ pub unsafe extern "C" fn ws_buffered_amount(socket: *const ws_socket) -> u64 {
 /// `timeout_ms`: 0 returns at once when no event is waiting (never blocks);
 /// a positive value waits up to that long for the first event; a negative
 /// value waits until an event arrives, or returns 0 once the socket is
-/// CLOSED and its last event (on_close) has been dispatched. Messages that
-/// arrived after ws_close() are dropped here and not counted. Several
-/// threads may poll the same socket: callbacks still run one at a time, in
-/// order. Events that arrive while it
+/// CLOSED and its last event (on_close) has been dispatched, or once another
+/// thread has freed it. Messages that arrived after ws_close() are dropped
+/// here and not counted. Several threads may poll the same socket: callbacks
+/// still run one at a time, in order. Events that arrive while it
 /// dispatches are dispatched too, up to 65536 per call.
 ///
 /// A socket in immediate mode has no queue: returns 0. A negative return is
-/// a negated ws_result: -WS_RESULT_NULL_ARGUMENT, or -WS_RESULT_WOULD_DEADLOCK
-/// when called from inside a callback of the same socket. Calling ws_free()
-/// from a callback stops the dispatch.
+/// a negated ws_result: -WS_RESULT_NULL_ARGUMENT, -WS_RESULT_UNKNOWN_SOCKET
+/// (freed), -WS_RESULT_FORKED_SOCKET (inherited through fork()), or
+/// -WS_RESULT_WOULD_DEADLOCK when called from inside a callback of the same
+/// socket. Calling ws_free() from a callback, or from another thread, stops
+/// the dispatch.
 ///
 /// # Safety
-/// `socket` must be NULL or a live socket.
+/// `socket` must be NULL or come from ws_new().
 #[no_mangle]
 pub unsafe extern "C" fn ws_poll(socket: *mut ws_socket, timeout_ms: i32) -> i32 {
     ffi_value!(-(ws_result::Panic as i32), {
-        if socket.is_null() {
-            return -(fail(ws_result::NullArgument, "the argument 'socket' is NULL") as i32);
-        }
-        // Our own reference: a callback may ws_free() the socket meanwhile.
-        Arc::increment_strong_count(socket.cast_const());
-        let s = Arc::from_raw(socket.cast_const());
+        // Counted as a call in progress: a callback may ws_free() the socket
+        // meanwhile.
+        let s = socket_or!(socket, |r: ws_result| -(r as i32));
         if inside_callback_of(&s) {
             return -(fail(
                 ws_result::WouldDeadlock,
@@ -424,8 +513,11 @@ pub unsafe extern "C" fn ws_poll(socket: *mut ws_socket, timeout_ms: i32) -> i32
                 if queue.wait_nonempty(Duration::from_millis(100)) {
                     break true;
                 }
-                // on_close was already dispatched: nothing will ever come.
-                if s.core().ready_state() == ReadyState::Closed && queue.is_empty() {
+                // on_close was already dispatched, or the socket was freed:
+                // nothing will ever come.
+                if s.freed.load(Ordering::Acquire)
+                    || (s.core().ready_state() == ReadyState::Closed && queue.is_empty())
+                {
                     break false;
                 }
             },
@@ -435,7 +527,7 @@ pub unsafe extern "C" fn ws_poll(socket: *mut ws_socket, timeout_ms: i32) -> i32
         }
         let mut n = 0;
         for _ in 0..65536 {
-            match s.dispatch_next(|| queue.pop(None)) {
+            match s.dispatch_next(true, || queue.pop(None)) {
                 Dispatched::Delivered => n += 1,
                 Dispatched::Dropped => {}
                 Dispatched::Empty | Dispatched::Freed => break,
@@ -445,8 +537,9 @@ pub unsafe extern "C" fn ws_poll(socket: *mut ws_socket, timeout_ms: i32) -> i32
     })
 }
 
-/// Releases a socket. Calling with NULL is fine. Must not be called twice
-/// with the same value, and the socket must not be used afterwards.
+/// Releases a socket. Calling with NULL is fine, and so is calling it again
+/// with a socket already freed (nothing happens); the socket must not be
+/// used afterwards (calls then fail with WS_RESULT_UNKNOWN_SOCKET).
 ///
 /// An open connection is closed in the background (Close 1001, "going
 /// away", as when a browser leaves a page); no callback of this socket runs
@@ -456,23 +549,35 @@ pub unsafe extern "C" fn ws_poll(socket: *mut ws_socket, timeout_ms: i32) -> i32
 /// returns. The userdata finalizer then runs exactly once (see
 /// ws_callbacks).
 ///
+/// Calls on this socket in progress on other threads (a ws_send_binary()
+/// copying a large message, a ws_poll() waiting) are not waited for: they
+/// keep the socket's memory alive until they return, their callbacks do not
+/// run, and whatever they queue is released with the socket.
+///
+/// In a process forked from the one that created the socket, ws_free()
+/// releases this process's copy: the finalizer runs, on the calling thread;
+/// nothing is sent and the parent's connection is not affected.
+///
 /// Deadlock potential: called on another thread while one of this
 /// socket's callbacks runs, ws_free() waits for that callback to return; a
 /// callback that itself waits for the thread calling ws_free() deadlocks.
 ///
 /// # Safety
-/// `socket` must be NULL or a live socket.
+/// `socket` must be NULL or come from ws_new().
 #[no_mangle]
 pub unsafe extern "C" fn ws_free(socket: *mut ws_socket) {
-    if socket.is_null() {
-        return;
-    }
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let s = Arc::from_raw(socket.cast_const());
-        if s.freed.swap(true, Ordering::AcqRel) {
-            // A second ws_free(): a caller bug. Do not release twice.
-            std::mem::forget(s);
+        let Ok(s) = handles::acquire(socket as usize) else { return };
+        if s.inherited() {
+            // The parent's runtime has no thread here: touch nothing of it
+            // (not even a lock), and keep the socket as it is, forever.
+            if s.retire(true) && !s.freed.swap(true, Ordering::AcqRel) {
+                s.callbacks.finalize();
+            }
             return;
+        }
+        if !s.retire(false) || s.freed.swap(true, Ordering::AcqRel) {
+            return; // another thread freed it first
         }
         s.core().release();
         if inside_callback_of(&s) {
