@@ -43,6 +43,7 @@ final "N passed, M failed" line; exits non-zero on any failure.
 import argparse
 import asyncio
 import base64
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -670,17 +671,21 @@ async def run_client(cmd, port, name, opts, label, sem):
         args += ["--slow-open", str(opts["slow_open"])]
     if opts.get("slow_message"):
         args += ["--slow-message", str(opts["slow_message"])]
-    async with sem:
+    def run():
+        # On a thread of the pool (`sem`): starting a process blocks, and the
+        # event loop must keep serving the scenarios (trickle's 5 ms steps).
         t0 = time.monotonic()
-        proc = await asyncio.create_subprocess_exec(*args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            out, err = await asyncio.wait_for(proc.communicate(), 30)
-        except asyncio.TimeoutError:
-            proc.kill()
-            out, err = await proc.communicate()
-            return [{"type": "crash", "detail": "killed after 30 s"}]
+            return subprocess.run(args, capture_output=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            return None
         finally:
             ELAPSED[(label, name)] = time.monotonic() - t0
+
+    proc = await asyncio.get_running_loop().run_in_executor(sem, run)
+    if proc is None:
+        return [{"type": "crash", "detail": "killed after 30 s"}]
+    out, err = proc.stdout, proc.stderr
     records = []
     for line in out.decode(errors="replace").splitlines():
         if line.strip():
@@ -792,7 +797,7 @@ async def main():
             ports[(label, kind)] = s.sockets[0].getsockname()[1]
     srv.page = PAGE % json.dumps({n: client_options("chromium", SCENARIOS[n], ports) for n in names})
 
-    sem = asyncio.Semaphore(a.jobs)
+    sem = concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs)
     client_py = os.path.join(HERE, "events_client.py")
     runs = {}
     for label, lang, dispatch, compat in MODES:
@@ -821,6 +826,7 @@ async def main():
             chrome.wait()
             shutil.rmtree(profile, ignore_errors=True)
     results = {label: {n: await t for n, t in by_name.items()} for label, by_name in runs.items()}
+    sem.shutdown()
     await asyncio.sleep(0.5)  # let the last server-side observations land
     for s in listeners:
         s.close()
