@@ -701,6 +701,10 @@ async def run_client(cmd, port, name, opts, label, sem):
     return records
 
 
+async def not_run(why):
+    return [{"type": "missing", "detail": f"not run: {why}"}]
+
+
 def first_difference(a, b):
     for i, (x, y) in enumerate(zip(a, b)):
         if x != y:
@@ -804,7 +808,8 @@ async def main():
         cmd = (([a.events_client] if lang == "c" else [a.python, client_py]),
                ["--dispatch", dispatch] + (["--compat"] if compat else []))
         runs[label] = {
-            n: asyncio.ensure_future(run_wsnative(cmd, port, n, client_options(label, SCENARIOS[n], ports),
+            n: asyncio.ensure_future(not_run(port_problems[(label, n)]) if (label, n) in port_problems else
+                                     run_wsnative(cmd, port, n, client_options(label, SCENARIOS[n], ports),
                                                   label, sem, srv.obs))
             for n in names
         }
