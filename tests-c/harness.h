@@ -136,6 +136,12 @@ const char *h_echo_url(const char *path);
 /* A loopback URL on which nothing listens (connection refused). */
 const char *h_refused_url(void);
 
+/* Ends a child made by fork() with exit status `code`, without atexit
+ * handlers and without the leak check of ASan or valgrind (it execs
+ * `sh -c 'exit CODE'`): in a child of a multithreaded process, what the
+ * parent's threads held is unreachable by nature. Flushes stdout first. */
+void h_child_exit(int code) __attribute__((noreturn));
+
 /* A thread that runs fn(arg); joined by h_join(). */
 pthread_t h_thread(void *(*fn)(void *), void *arg);
 void h_join(pthread_t t);

@@ -1,11 +1,17 @@
 /*
  * test_api: the synchronous API: ws_version, ws_result_str, ws_last_error,
- * constructor validation, URL serialization, NULL arguments, and every
- * ws_options setter with its error paths.
+ * constructor validation, URL serialization, NULL arguments, lengths no
+ * buffer can have, and every ws_options setter with its error paths
+ * (including CA files that are not regular files or are too large).
  */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -37,12 +43,15 @@ static void test_result_str(void) {
         {WS_RESULT_WOULD_DEADLOCK, "WouldDeadlock"},
         {WS_RESULT_INTERNAL_ERROR, "InternalError"},
         {WS_RESULT_PANIC, "Panic"},
+        {WS_RESULT_UNKNOWN_SOCKET, "UnknownSocket"},
+        {WS_RESULT_INVALID_LENGTH, "InvalidLength"},
+        {WS_RESULT_FORKED_SOCKET, "ForkedSocket"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         CHECK_EQ(names[i].r, i); /* ABI values never change */
         CHECK_STR(ws_result_str(names[i].r), names[i].name);
     }
-    CHECK_STR(ws_result_str(11), "Unknown");
+    CHECK_STR(ws_result_str(14), "Unknown");
     CHECK_STR(ws_result_str(1000), "Unknown");
     CHECK_STR(ws_result_str(0xffffffffu), "Unknown");
 }
@@ -466,6 +475,151 @@ static void test_options_ca(void) {
     rmdir(dir);
 }
 
+/* Runs ws_options_set_ca_file(path) in a child process, so that a call that
+ * never returns (or reads without end) is reported and killed instead of
+ * hanging the program. Returns the result, or -1 if the call did not return
+ * within `ms`; its ws_last_error() goes to `msg`. */
+static int ca_file_in_child(const char *path, char *msg, size_t cap, int ms) {
+    int fds[2];
+    msg[0] = 0;
+    if (pipe(fds) != 0) return -2;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) return -2;
+    if (pid == 0) {
+        close(fds[0]);
+        ws_options *o = ws_options_new();
+        ws_result r = ws_options_set_ca_file(o, path, false);
+        char out[700];
+        int n = snprintf(out, sizeof out, "%u %s", (unsigned)r, ws_last_error());
+        ssize_t w = write(fds[1], out, (size_t)n);
+        (void)w;
+        ws_options_free(o);
+        h_child_exit(0);
+    }
+    close(fds[1]);
+    struct pollfd p = {fds[0], POLLIN, 0};
+    char buf[700];
+    ssize_t n = 0;
+    if (poll(&p, 1, ms) == 1) n = read(fds[0], buf, sizeof buf - 1);
+    close(fds[0]);
+    if (n <= 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
+    waitpid(pid, NULL, 0);
+    buf[n] = 0;
+    char *sp = strchr(buf, ' ');
+    snprintf(msg, cap, "%s", sp ? sp + 1 : "");
+    return atoi(buf);
+}
+
+#define CHECK_CA_FILE_REFUSED(path, words)                                                          \
+    do {                                                                                           \
+        char m_[600];                                                                              \
+        int r_ = ca_file_in_child((path), m_, sizeof m_, h_ms(2000));                              \
+        CHECK_MSG(r_ != -1, "ws_options_set_ca_file(\"%s\") did not return within 2 s", (path));  \
+        CHECK_MSG(r_ == WS_RESULT_INVALID_OPTION, "%s: got %d (%s)", (path), r_, m_);              \
+        CHECK_MSG(r_ != WS_RESULT_INVALID_OPTION || strstr(m_, (words)) != NULL, "%s: message '%s'", \
+                  (path), m_);                                                                     \
+    } while (0)
+
+/* CA files: only a regular file of at most 16 MiB is read (issue 13: the
+ * call never returned for /dev/zero, nor for a FIFO without a writer). */
+static void test_options_ca_file_limits(void) {
+    char dir[] = "/tmp/wsnative-test-XXXXXX";
+    REQUIRE(mkdtemp(dir) != NULL);
+    char fifo[128], big[128], exact[128];
+    snprintf(fifo, sizeof fifo, "%s/fifo.pem", dir);
+    snprintf(big, sizeof big, "%s/big.pem", dir);
+    snprintf(exact, sizeof exact, "%s/exact.pem", dir);
+    REQUIRE(mkfifo(fifo, 0600) == 0);
+    int fd = open(big, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    REQUIRE(fd >= 0);
+    CHECK(ftruncate(fd, (16 << 20) + 1) == 0); /* sparse: 16 MiB + 1 byte */
+    close(fd);
+
+    CHECK_CA_FILE_REFUSED("/dev/zero", "not a regular file");
+    CHECK_CA_FILE_REFUSED(fifo, "not a regular file");
+    CHECK_CA_FILE_REFUSED(dir, "directory");
+    CHECK_CA_FILE_REFUSED(big, "16 MiB");
+
+    /* Exactly 16 MiB is accepted: a certificate padded with newlines. */
+    const char *ca = getenv("WSNATIVE_TLS_CA");
+    if (!ca || access(ca, R_OK) != 0) ca = "/etc/ssl/certs/ca-certificates.crt";
+    size_t len = 0;
+    char *pem = access(ca, R_OK) == 0 ? read_file(ca, &len) : NULL;
+    size_t limit = (size_t)16 << 20;
+    if (pem && len < limit) {
+        char *padded = malloc(limit + 1);
+        REQUIRE(padded != NULL);
+        memcpy(padded, pem, len);
+        memset(padded + len, '\n', limit + 1 - len);
+        FILE *f = fopen(exact, "wb");
+        REQUIRE(f != NULL);
+        CHECK(fwrite(padded, 1, limit, f) == limit);
+        fclose(f);
+        ws_options *o = ws_options_new();
+        CHECK_RES(ws_options_set_ca_file(o, exact, false), WS_RESULT_OK);
+        CHECK_RES(ws_options_set_ca_pem(o, (const uint8_t *)padded, limit, false), WS_RESULT_OK);
+        /* One byte more is refused, from memory as from a file. */
+        CHECK_RES(ws_options_set_ca_pem(o, (const uint8_t *)padded, limit + 1, false), WS_RESULT_INVALID_OPTION);
+        CHECK_MSG(strstr(ws_last_error(), "16 MiB") != NULL, "message: %s", ws_last_error());
+        ws_options_free(o);
+        free(padded);
+        unlink(exact);
+    } else {
+        h_note("no PEM bundle under 16 MiB found: the 16 MiB boundary was skipped");
+    }
+    free(pem);
+    unlink(fifo);
+    unlink(big);
+    rmdir(dir);
+}
+
+/* Lengths no buffer can have are refused, with WS_RESULT_INVALID_LENGTH,
+ * before the buffer is read (issue 13: SIZE_MAX read past a 16-byte buffer,
+ * 2^63 panicked). */
+static void test_impossible_lengths(void) {
+    CHECK(WS_MAX_SEND_LENGTH == (size_t)PTRDIFF_MAX - 14);
+    rec_t *r = rec_new();
+    REQUIRE_RES(rec_open(r, h_echo_url("/"), NULL, 0, NULL), WS_RESULT_OK);
+    static const uint8_t buf[16] = "0123456789abcde";
+    /* Checked before the state: CONNECTING gives the same answer. */
+    CHECK_RES(ws_send_binary(r->ws, buf, SIZE_MAX), WS_RESULT_INVALID_LENGTH);
+    REQUIRE_MSG(rec_wait(r, EV_OPEN, 1, h_ms(5000)), "events: %s", rec_describe(r));
+    const size_t lens[] = {SIZE_MAX, SIZE_MAX - 13, (SIZE_MAX >> 1) + 1, (size_t)PTRDIFF_MAX,
+                           WS_MAX_SEND_LENGTH + 1};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        CHECK_RES(ws_send_binary(r->ws, buf, lens[i]), WS_RESULT_INVALID_LENGTH);
+        CHECK_MSG(strstr(ws_last_error(), "WS_MAX_SEND_LENGTH") != NULL, "message: %s", ws_last_error());
+        CHECK_RES(ws_send_text(r->ws, (const char *)buf, lens[i]), WS_RESULT_INVALID_LENGTH);
+        CHECK_RES(ws_send_binary(r->ws, NULL, lens[i]), WS_RESULT_INVALID_LENGTH);
+    }
+    CHECK_EQ(ws_buffered_amount(r->ws), 0); /* nothing was queued */
+    /* The socket is unharmed. */
+    CHECK_RES(ws_send_text(r->ws, "still fine", 10), WS_RESULT_OK);
+    CHECK_MSG(rec_wait(r, EV_MESSAGE, 1, h_ms(5000)), "events: %s", rec_describe(r));
+    ws_free(r->ws);
+    rec_check_common(r);
+    rec_unref(r);
+
+    ws_options *o = ws_options_new();
+    CHECK_RES(ws_options_set_ca_pem(o, buf, SIZE_MAX, false), WS_RESULT_INVALID_LENGTH);
+    CHECK_RES(ws_options_set_ca_pem(o, buf, (size_t)PTRDIFF_MAX + 1, true), WS_RESULT_INVALID_LENGTH);
+    ws_options_free(o);
+
+    const char *protocols[] = {"a"};
+    const size_t counts[] = {SIZE_MAX, (size_t)PTRDIFF_MAX / sizeof(char *) + 1};
+    for (size_t i = 0; i < 2; i++) {
+        ws_socket *ws = (ws_socket *)protocols; /* must be reset to NULL */
+        CHECK_RES(ws_new(h_echo_url("/"), protocols, counts[i], NULL, NULL, &ws), WS_RESULT_INVALID_LENGTH);
+        CHECK(ws == NULL);
+        CHECK_MSG(strstr(ws_last_error(), "protocol_count") != NULL, "message: %s", ws_last_error());
+    }
+}
+
 static void test_options_reusable_and_freed_after_new(void) {
     ws_options *o = ws_options_new();
     CHECK_RES(ws_options_add_header(o, "X-A", "1"), WS_RESULT_OK);
@@ -517,6 +671,8 @@ int main(void) {
     RUN(test_options_headers);
     RUN(test_options_numbers);
     RUN(test_options_ca);
+    RUN(test_options_ca_file_limits);
+    RUN(test_impossible_lengths);
     RUN(test_options_reusable_and_freed_after_new);
     RUN(test_new_without_callbacks_or_options);
     ws_shutdown(2000);
