@@ -27,7 +27,7 @@ out=$root/build/tests-c/$mode
 CC=${CC:-gcc}
 CWARN="-Wall -Wextra -Werror -std=c11 -D_POSIX_C_SOURCE=200809L"
 LIBS="-lpthread -ldl -lm"
-progs=${*:-"test_api test_events test_protocol test_queued test_lifetime test_threads test_shutdown test_unload"}
+progs=${*:-"test_api test_events test_protocol test_queued test_lifetime test_threads test_free_race test_fork test_shutdown test_unload"}
 
 case $mode in
 asan)

@@ -3,7 +3,8 @@
  * Loads libwsnative.so with dlopen (this program is NOT linked with the
  * library, so it does not use harness.c), opens a socket, shuts the library
  * down, frees the socket, dlclose()s it, and keeps running: a library
- * thread left behind would crash on unmapped code. Then loads it again.
+ * thread left behind would crash on unmapped code, and so would a fork()
+ * handler (pthread_atfork) left registered. Then loads it again.
  *
  * Environment: WSNATIVE_LIB (path of libwsnative.so), WSNATIVE_ECHO_URL.
  * Prints "N passed, M failed" like the other programs.
@@ -15,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "wsnative.h"
 
@@ -96,6 +99,21 @@ static int library_threads(void) {
     return n;
 }
 
+/* fork() after dlclose(): the library's fork handlers must be gone with it
+ * (or the library still mapped). The child ends through exec, without a
+ * leak check. */
+static bool fork_still_works(void) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) return false;
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", "exit 0", (char *)NULL);
+        _exit(0);
+    }
+    int status = 0;
+    return waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 static int g_closes, g_messages, g_finalized;
 
 static void on_message(ws_socket *ws, const uint8_t *d, size_t n, ws_message_type k, void *u) {
@@ -152,6 +170,7 @@ static void test_unload_after_shutdown(void) {
     l.free_(ws);
     CHECK(__atomic_load_n(&g_finalized, __ATOMIC_SEQ_CST) == 1);
     CHECK(dlclose(l.handle) == 0);
+    CHECK(fork_still_works());
     /* Keep running a while: a leftover library thread would now crash. */
     sleep_ms(300);
     void *still = dlopen(g_lib, RTLD_NOW | RTLD_NOLOAD);
@@ -178,6 +197,7 @@ static void test_load_again(void) {
     CHECK(l.shutdown(2000) == WS_RESULT_OK);
     CHECK(library_threads() == 0);
     CHECK(dlclose(l.handle) == 0);
+    CHECK(fork_still_works());
     sleep_ms(100);
 }
 
