@@ -1,8 +1,10 @@
 """Whole-process behaviour: interpreter exit with open sockets, Ctrl-C in a
-blocking call, and the MDN chat example against the project's testserver."""
+blocking call, fork() after the runtime started, and the MDN chat example
+against the project's testserver."""
 
 from __future__ import annotations
 
+import multiprocessing
 import signal
 import subprocess
 import sys
@@ -10,6 +12,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+import wsnative
 from conftest import REPO
 
 
@@ -66,6 +70,38 @@ def test_ctrl_c_in_recv(ws_url: str) -> None:
     assert "interrupted" in out
     assert proc.returncode == 0
     assert time.monotonic() - t < 5
+
+
+def _connect_in_child(url: str, results: "multiprocessing.Queue[str]") -> None:
+    try:
+        with wsnative.connect(url, connect_timeout=5) as ws:
+            ws.send("from the child")
+            results.put(f"echo {ws.recv(timeout=5)!r}")
+    except BaseException as e:  # reported to the parent, whatever it is
+        results.put(f"{type(e).__name__}: {e}")
+
+
+# Python 3.12+ warns about fork() in a process with threads (the runtime's).
+@pytest.mark.filterwarnings("ignore:.*multi-threaded.*fork:DeprecationWarning")
+def test_connect_in_forked_child(ws_url: str) -> None:
+    """fork() after the runtime started: connect() in the child opens (it
+    used to block for ever), and the parent's connection is untouched."""
+    ctx = multiprocessing.get_context("fork")
+    with wsnative.connect(ws_url + "/") as parent:
+        parent.send("before")
+        assert parent.recv(timeout=5) == "before"
+        results = ctx.Queue()
+        child = ctx.Process(target=_connect_in_child, args=(ws_url + "/", results))
+        child.start()
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()
+            child.join(5)
+            pytest.fail("connect() in the forked child did not finish within 30 s")
+        assert results.get(timeout=5) == "echo 'from the child'"
+        assert child.exitcode == 0
+        parent.send("after")
+        assert parent.recv(timeout=5) == "after"
 
 
 def test_chat_example_once(chat_url: str) -> None:
