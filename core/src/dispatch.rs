@@ -39,6 +39,8 @@ pub struct EventQueue {
     /// A hint for spinning consumers: events may be waiting.
     nonempty: AtomicBool,
     notify: Mutex<Option<Arc<Notify>>>,
+    /// `notify` is set: a push without one takes no second lock.
+    has_notify: AtomicBool,
     flow: Arc<FlowControl>,
 }
 
@@ -65,7 +67,9 @@ impl EventQueue {
     /// Calls `f` (on a library thread) each time an event is added, for
     /// programs that wake their own loop.
     pub fn set_notify(&self, f: Option<Notify>) {
-        *self.notify.lock().unwrap_or_else(|e| e.into_inner()) = f.map(Arc::new);
+        let mut notify = self.notify.lock().unwrap_or_else(|e| e.into_inner());
+        self.has_notify.store(f.is_some(), Ordering::Release);
+        *notify = f.map(Arc::new);
     }
 
     /// Sets the flow-control limit in bytes (0: none).
@@ -87,6 +91,9 @@ impl EventQueue {
         drop(inner);
         if wake {
             self.ready.notify_all();
+        }
+        if !self.has_notify.load(Ordering::Acquire) {
+            return;
         }
         let notify = self.notify.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(n) = notify {
@@ -174,9 +181,20 @@ impl EventQueue {
             }
         }
         let start = out.len();
-        out.extend(q.events.drain(..));
-        self.nonempty.store(false, Ordering::Release);
-        drop(q);
+        if start == 0 {
+            // Swap buffers under the lock (the consumer's empty one, with its
+            // capacity, becomes the queue's): the producer never waits for a
+            // batch to be copied.
+            let spare = VecDeque::from(std::mem::take(out));
+            let taken = std::mem::replace(&mut q.events, spare);
+            self.nonempty.store(false, Ordering::Release);
+            drop(q);
+            *out = Vec::from(taken);
+        } else {
+            out.extend(q.events.drain(..));
+            self.nonempty.store(false, Ordering::Release);
+            drop(q);
+        }
         out.len() > start
     }
 
