@@ -1,21 +1,35 @@
 //! `wsnative._native.Connection`: a socket whose events are pulled by the
 //! program (`recv()`, iteration, asyncio) instead of pushed to handlers.
-//! Events wait in the inbox; the Python thread takes them in batches into
-//! the reader's local buffer, so most `recv()` calls take one uncontended
-//! lock and never touch the lock the runtime thread pushes under.
+//! Events wait in the core's queue (`WebSocket::connect_queued`); the Python
+//! thread takes them in batches into the reader's local buffer, so most
+//! `recv()` calls take one uncontended lock and never touch the lock the
+//! runtime thread pushes under.
+//!
+//! Memory stays bounded: events the reader took stay charged to the
+//! socket's budget (`max_queued_bytes`) until they are consumed, and their
+//! cost is given back in chunks; the connection stops reading from the
+//! network while the budget is spent. The state the program reads
+//! (`ready_state`, `protocol`, `extensions`) moves as `recv()` and friends
+//! consume each event, not when a batch is taken.
 
-use crate::inbox::Inbox;
 use crate::waker::{Waker, WakerInner};
 use crate::{convert, errors, options, wait};
 use pyo3::exceptions::PyTimeoutError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use wsnative_core::{Event, WebSocket};
+use wsnative_core::flow::cost;
+use wsnative_core::{Event, EventQueue, WebSocket};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The cost of consumed events is given back to the budget once it reaches
+/// this many bytes (or a quarter of the limit, if less), and always before
+/// the reader takes or waits for more: one atomic operation per chunk
+/// instead of per message.
+const RELEASE_CHUNK: u64 = 64 * 1024;
 
 /// Asyncio: the socket's "has new events" flag and its loop's waker.
 struct Ready {
@@ -24,11 +38,13 @@ struct Ready {
     id: u64,
 }
 
-/// What the reading side knows: events taken from the inbox and not yet
+/// What the reading side knows: events taken from the queue and not yet
 /// consumed, and how the connection went. One lock per message.
 #[derive(Default)]
 struct Reader {
     local: VecDeque<Event>,
+    /// Cost of the events consumed and not yet given back to the budget.
+    consumed: u64,
     opened: bool,
     error: Option<String>,
     closed: Option<(u16, String, bool)>,
@@ -42,22 +58,21 @@ enum Step {
 }
 
 impl Reader {
-    /// The local buffer, emptied, as a Vec for the inbox to fill: neither
+    /// The local buffer, emptied, as a Vec for the queue to fill: neither
     /// side reallocates per batch. `local` must be empty.
     fn spare(&mut self) -> Vec<Event> {
         debug_assert!(self.local.is_empty());
         Vec::from(std::mem::take(&mut self.local))
     }
 
-    /// Books `ev` and says what it means to a reader.
+    /// Hands `ev` to the program: the state it reads moves to the event's
+    /// (`WebSocket::deliver`), and says what the event means to a reader.
     fn step(&mut self, core: &WebSocket, ev: Event) -> Step {
+        let delivered = core.deliver(&ev);
         match ev {
-            Event::Open => self.opened = true,
-            Event::Message(_) => {
-                if core.should_deliver(&ev) {
-                    return Step::Message(ev);
-                }
-            }
+            Event::Open => self.opened |= delivered,
+            Event::Message(_) if delivered => return Step::Message(ev),
+            Event::Message(_) | Event::Closing => {}
             Event::Error { message } => self.error = Some(message),
             Event::Close { code, reason, was_clean } => {
                 self.closed = Some((code, reason, was_clean));
@@ -82,10 +97,12 @@ impl Reader {
 #[pyclass(frozen, subclass, module = "wsnative._native")]
 pub struct Connection {
     core: WebSocket,
-    inbox: Arc<Inbox>,
+    queue: Arc<EventQueue>,
     reader: Mutex<Reader>,
     ready: Option<Arc<Ready>>,
     id: u64,
+    /// See [`RELEASE_CHUNK`].
+    release_chunk: u64,
 }
 
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -93,19 +110,35 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Connection {
+    /// Gives the cost of the consumed events back to the budget.
+    fn release(&self, r: &mut Reader) {
+        self.queue.flow().release(std::mem::take(&mut r.consumed));
+    }
+
+    /// The next event of the local buffer, counted as consumed.
+    fn pop_local(&self, r: &mut Reader) -> Option<Event> {
+        let ev = r.local.pop_front()?;
+        r.consumed += cost(&ev);
+        if r.consumed >= self.release_chunk {
+            self.release(r);
+        }
+        Some(ev)
+    }
+
     /// The next event without waiting.
     fn next_event(&self, r: &mut Reader) -> Option<Event> {
-        if let Some(ev) = r.local.pop_front() {
+        if let Some(ev) = self.pop_local(r) {
             return Some(ev);
         }
+        self.release(r);
         if let Some(ready) = &self.ready {
             // Cleared before looking: an event added from now on wakes the loop.
             ready.flag.store(false, Ordering::SeqCst);
         }
         let mut batch = r.spare();
-        self.inbox.take(&mut batch);
+        self.queue.take_batch_charged(&mut batch, None);
         r.local = VecDeque::from(batch);
-        r.local.pop_front()
+        self.pop_local(r)
     }
 
     fn is_closed(&self) -> bool {
@@ -152,10 +185,12 @@ impl Connection {
     /// Waits (GIL released, in slices) until events arrive and puts them in
     /// the local buffer; false when `timeout` ran out first.
     fn wait_events(&self, py: Python<'_>, timeout: Option<std::time::Duration>) -> PyResult<bool> {
-        let inbox = Arc::clone(&self.inbox);
+        let queue = Arc::clone(&self.queue);
         let mut spare = {
             let mut r = locked(&self.reader);
             if r.local.is_empty() {
+                // Nothing consumed stays charged while the reader waits.
+                self.release(&mut r);
                 r.spare()
             } else {
                 Vec::new()
@@ -163,7 +198,7 @@ impl Connection {
         };
         let got = wait::wait_for(py, timeout, |slice| {
             let mut batch = std::mem::take(&mut spare);
-            if inbox.wait_take(slice, &mut batch) {
+            if queue.take_batch_charged(&mut batch, Some(slice)) {
                 Some(batch)
             } else {
                 spare = batch;
@@ -194,13 +229,11 @@ impl Connection {
             if r.closed.is_some() {
                 return Err(r.closed_error(py));
             }
-            // Before Open only Error and Close can come; messages after Open
-            // stay in the local buffer for recv().
+            // Before Open only Error and Close can come (a message is never
+            // delivered before Open); messages after Open stay in the local
+            // buffer for recv().
             let Some(ev) = self.next_event(&mut r) else { return Ok(false) };
-            if let Step::Message(ev) = r.step(&self.core, ev) {
-                // Cannot happen before Open; keep it for recv() if it does.
-                r.local.push_front(ev);
-            }
+            r.step(&self.core, ev);
         }
     }
 
@@ -225,32 +258,35 @@ impl Connection {
     #[pyo3(signature = (url, protocols, *, waker, options))]
     fn new(
         py: Python<'_>,
-        url: &str,
-        protocols: Vec<String>,
+        url: &Bound<'_, PyString>,
+        protocols: Vec<Bound<'_, PyString>>,
         waker: Option<PyRef<'_, Waker>>,
         options: &Bound<'_, PyDict>,
     ) -> PyResult<Self> {
-        let options = options::from_dict(py, options)?;
+        let (url, protocols) = convert::url_and_protocols(py, url, &protocols)?;
+        let options = options::from_dict(py, options, options::CONNECTION_MAX_QUEUED)?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let ready =
             waker.map(|w| Arc::new(Ready { flag: AtomicBool::new(false), waker: Arc::clone(&w.inner), id }));
-        let notify = ready.as_ref().map(|r| {
+        let queue = EventQueue::new();
+        if let Some(r) = &ready {
             let r = Arc::clone(r);
-            Box::new(move || {
+            queue.set_notify(Some(Box::new(move || {
                 // The load spares a locked instruction per message while the
-                // loop has not taken the events yet; the inbox lock orders it
-                // after the reader's clearing of the flag.
+                // loop has not taken the events yet; the queue's lock orders
+                // it after the reader's clearing of the flag.
                 if !r.flag.load(Ordering::Acquire) && !r.flag.swap(true, Ordering::SeqCst) {
                     r.waker.wake(r.id);
                 }
-            }) as Box<dyn Fn() + Send + Sync>
-        });
-        let inbox = Arc::new(Inbox::new(notify));
-        let sink = Arc::clone(&inbox);
-        let handler = Box::new(move |ev| sink.push(ev));
-        let core =
-            WebSocket::connect(url, &protocols, options, handler).map_err(|e| errors::to_py(py, &e))?;
-        Ok(Connection { core, inbox, reader: Mutex::default(), ready, id })
+            })));
+        }
+        let release_chunk = match options.max_queued_bytes {
+            0 => RELEASE_CHUNK,
+            limit => RELEASE_CHUNK.min(limit / 4).max(1),
+        };
+        let core = WebSocket::connect_queued(&url, &protocols, options, &queue)
+            .map_err(|e| errors::to_py(py, &e))?;
+        Ok(Connection { core, queue, reader: Mutex::default(), ready, id, release_chunk })
     }
 
     #[classattr]
@@ -317,9 +353,10 @@ impl Connection {
     }
 
     #[pyo3(signature = (code=None, reason=None))]
-    fn close(&self, py: Python<'_>, code: Option<i64>, reason: Option<&str>) -> PyResult<()> {
+    fn close(&self, py: Python<'_>, code: Option<i64>, reason: Option<Bound<'_, PyString>>) -> PyResult<()> {
         let code = options::close_code(py, code)?;
-        self.core.close(code, reason).map_err(|e| errors::to_py(py, &e))
+        let reason = convert::close_reason(py, reason.as_ref())?;
+        self.core.close(code, reason.as_deref()).map_err(|e| errors::to_py(py, &e))
     }
 
     /// Waits until open: True, or False when `timeout` ran out; raises

@@ -3,13 +3,18 @@
 //! sleeps); they never wait for the GIL. The dispatcher takes every waiting
 //! event at once, then attaches to Python once for the whole batch and runs
 //! the handlers in order.
+//!
+//! Memory stays bounded: the core charges each event to its socket's budget
+//! (`WebSocket::connect_with_flow`) before it gets here, and the dispatcher
+//! gives the cost back once the event's handlers have run; a socket whose
+//! budget is spent stops reading from the network until then.
 
-use crate::listeners::OnException;
 use crate::websocket::Inner;
 use pyo3::prelude::*;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use wsnative_core::dispatch::SPINS;
 use wsnative_core::{Event, EventHandler};
 
 #[derive(Default)]
@@ -46,10 +51,11 @@ pub(crate) fn handler(inner: Arc<Inner>) -> EventHandler {
 
 fn push(inner: Arc<Inner>, ev: Event) {
     let mut guard = lock();
-    let Some(q) = guard.as_mut() else { return };
-    if q.stopping {
+    let Some(q) = guard.as_mut().filter(|q| !q.stopping) else {
+        drop(guard);
+        inner.release(&ev);
         return;
-    }
+    };
     q.events.push((inner, ev));
     if q.sleeping {
         q.sleeping = false;
@@ -76,7 +82,7 @@ fn run() {
                     std::mem::swap(&mut q.events, &mut batch);
                     break;
                 }
-                if spins < crate::inbox::SPINS {
+                if spins < SPINS {
                     // Let the runtime threads add more before sleeping.
                     spins += 1;
                     drop(guard);
@@ -92,8 +98,7 @@ fn run() {
         // while we wait for it go to the next batch.
         let ran = Python::try_attach(|py| {
             for (inner, ev) in batch.drain(..) {
-                // Errors are reported by `fire` itself in this mode.
-                let _ = inner.deliver(py, ev, OnException::Report);
+                inner.dispatch_from_thread(py, ev);
             }
         });
         if ran.is_none() {

@@ -8,7 +8,6 @@ mod convert;
 mod dispatcher;
 mod errors;
 mod events;
-mod inbox;
 mod listeners;
 mod options;
 mod poll;

@@ -28,12 +28,15 @@ impl Kind {
         }
     }
 
-    fn of(ev: &Event) -> Kind {
+    /// The type of an event the program gets (`None` for the core's
+    /// bookkeeping `Closing`, which `WebSocket::deliver` never lets through).
+    fn of(ev: &Event) -> Option<Kind> {
         match ev {
-            Event::Open => Kind::Open,
-            Event::Message(_) => Kind::Message,
-            Event::Error { .. } => Kind::Error,
-            Event::Close { .. } => Kind::Close,
+            Event::Open => Some(Kind::Open),
+            Event::Message(_) => Some(Kind::Message),
+            Event::Error { .. } => Some(Kind::Error),
+            Event::Close { .. } => Some(Kind::Close),
+            Event::Closing => None,
         }
     }
 }
@@ -166,7 +169,7 @@ pub(crate) fn fire(
     ev: &Event,
     on_exception: OnException,
 ) -> PyResult<()> {
-    let kind = Kind::of(ev);
+    let Some(kind) = Kind::of(ev) else { return Ok(()) };
     let mut callbacks = Vec::new();
     let mut removed = Vec::new();
     lock.lock().unwrap_or_else(|e| e.into_inner()).callbacks(py, kind, &mut callbacks, &mut removed);
@@ -181,6 +184,7 @@ pub(crate) fn fire(
         Event::Close { code, reason, was_clean } => {
             Bound::new(py, CloseEvent::new(*code, reason.clone(), *was_clean))?.into_any()
         }
+        Event::Closing => return Ok(()),
     };
     for cb in callbacks {
         let cb = cb.bind(py);

@@ -2,11 +2,26 @@
 //! core's `Options`, validated up front so that mistakes raise in the
 //! constructor.
 
-use crate::errors;
+use crate::{convert, errors};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
+use std::path::Path;
 use std::time::Duration;
 use wsnative_core::{CaBundle, Options};
+
+/// Default `max_queued_bytes` of a `WebSocket`, in both dispatch modes
+/// (8 MiB): handlers run in batches and `poll()` at the program's own pace
+/// (a game loop's frame), so the queue absorbs a pump interval of traffic
+/// (about 65 ms at 1 Gbit/s, four frames at 60 Hz) before TCP pushes back.
+pub(crate) const SOCKET_MAX_QUEUED: u64 = 8 << 20;
+/// Default `max_queued_bytes` of `connect()` and `connect_async()` (4 MiB):
+/// a `recv()` loop reads continuously and needs read-ahead only to smooth
+/// out its own pauses.
+pub(crate) const CONNECTION_MAX_QUEUED: u64 = 4 << 20;
+
+/// The largest CA bundle accepted from `ca_file` or `ca_pem` (a
+/// distribution's whole system bundle is about 200 KiB).
+const MAX_CA_BUNDLE: u64 = 16 << 20;
 
 fn seconds(py: Python<'_>, name: &str, v: &Bound<'_, PyAny>) -> PyResult<Duration> {
     let s: f64 = v
@@ -29,15 +44,61 @@ fn headers(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String
     };
     let mut out = Vec::new();
     for pair in pairs.try_iter().map_err(|_| bad())? {
-        let (n, value): (String, String) = pair?.extract().map_err(|_| bad())?;
+        let (n, value): (Bound<'_, PyString>, Bound<'_, PyString>) = pair?.extract().map_err(|_| bad())?;
+        let n = convert::utf8(py, &n, "InvalidOptionError", "a header name")?.into_owned();
+        let what = format!("the value of header '{}'", n.escape_debug());
+        let value = convert::utf8(py, &value, "InvalidOptionError", &what)?.into_owned();
         out.push((n, value));
     }
     Ok(out)
 }
 
-/// Builds the core options from the keyword arguments of a constructor.
-pub(crate) fn from_dict(py: Python<'_>, kwargs: &Bound<'_, PyDict>) -> PyResult<Options> {
-    let mut o = Options::default();
+/// Reads a `ca_file`: a regular file of at most [`MAX_CA_BUNDLE`] bytes.
+/// Anything else (a directory, a device such as /dev/zero, a FIFO, a
+/// socket) is refused without being read, so the constructor never blocks.
+fn read_ca_file(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let shown = path.display();
+    let regular = |meta: &std::fs::Metadata| -> Result<(), String> {
+        if meta.is_dir() {
+            return Err(format!("ca_file {shown} is a directory"));
+        }
+        if !meta.is_file() {
+            return Err(format!("ca_file {shown} is not a regular file (a device, FIFO or socket)"));
+        }
+        if meta.len() > MAX_CA_BUNDLE {
+            return Err(format!("ca_file {shown} is larger than 16 MiB ({} bytes)", meta.len()));
+        }
+        Ok(())
+    };
+    let cannot = |e: std::io::Error| format!("cannot read ca_file {shown}: {e}");
+    regular(&std::fs::metadata(path).map_err(cannot)?)?;
+    // Should the path be replaced after the check, opening still never waits
+    // for a FIFO's writer nor adopts a terminal; the open file is checked
+    // again.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(cannot)?;
+    regular(&file.metadata().map_err(cannot)?)?;
+    let mut pem = Vec::new();
+    file.take(MAX_CA_BUNDLE + 1).read_to_end(&mut pem).map_err(cannot)?;
+    if pem.len() as u64 > MAX_CA_BUNDLE {
+        return Err(format!("ca_file {shown} is larger than 16 MiB"));
+    }
+    Ok(pem)
+}
+
+/// Builds the core options from the keyword arguments of a constructor;
+/// `max_queued_bytes` defaults to `default_max_queued`.
+pub(crate) fn from_dict(
+    py: Python<'_>,
+    kwargs: &Bound<'_, PyDict>,
+    default_max_queued: u64,
+) -> PyResult<Options> {
+    let mut o = Options { max_queued_bytes: default_max_queued, ..Options::default() };
     let mut ca_pem: Option<Vec<u8>> = None;
     let mut ca_exclusive = false;
     for (key, v) in kwargs.iter() {
@@ -54,26 +115,33 @@ pub(crate) fn from_dict(py: Python<'_>, kwargs: &Bound<'_, PyDict>) -> PyResult<
                     errors::invalid_option(py, "max_message_size must be a positive int (bytes)")
                 })?
             }
+            "max_queued_bytes" => {
+                o.max_queued_bytes = v.extract().map_err(|_| {
+                    errors::invalid_option(py, "max_queued_bytes must be an int >= 0 (bytes; 0: no limit)")
+                })?
+            }
             "ca_pem" => {
                 let pem: Vec<u8> = match v.cast::<PyString>() {
-                    Ok(s) => s.to_cow()?.as_bytes().to_vec(),
+                    Ok(s) => convert::utf8(py, s, "InvalidOptionError", "ca_pem")?.as_bytes().to_vec(),
                     Err(_) => {
                         v.extract().map_err(|_| errors::invalid_option(py, "ca_pem must be str or bytes"))?
                     }
                 };
+                if pem.len() as u64 > MAX_CA_BUNDLE {
+                    return Err(errors::invalid_option(py, "ca_pem is larger than 16 MiB"));
+                }
                 ca_pem.get_or_insert_with(Vec::new).extend(pem);
             }
             "ca_file" => {
                 let path: std::path::PathBuf = v.extract()?;
-                let pem = std::fs::read(&path).map_err(|e| {
-                    errors::invalid_option(py, &format!("cannot read ca_file {}: {e}", path.display()))
-                })?;
+                let pem = read_ca_file(&path).map_err(|m| errors::invalid_option(py, &m))?;
                 let all = ca_pem.get_or_insert_with(Vec::new);
                 all.extend(pem);
                 all.push(b'\n');
             }
             "ca_exclusive" => ca_exclusive = v.is_truthy()?,
             "block_unsafe_ports" => o.block_unsafe_ports = v.is_truthy()?,
+            "chromium_compat" => o.chromium_compat = v.is_truthy()?,
             "dangerously_accept_invalid_certificates" => {
                 o.dangerously_accept_invalid_certificates = v.is_truthy()?
             }

@@ -1,23 +1,65 @@
 //! `wsnative._native.Socket`: the browser `WebSocket` object, its handlers
 //! run by the dispatcher thread (`dispatch="thread"`) or by `poll()`
-//! (`dispatch="poll"`).
+//! (`dispatch="poll"`). In both modes the socket's waiting events are
+//! bounded by its `max_queued_bytes` budget (the connection stops reading
+//! from the network while it is spent), and the state the program reads
+//! (`ready_state`, `protocol`, `extensions`) moves as each event is
+//! dispatched (`WebSocket::deliver`).
 
 use crate::listeners::{self, Kind, Listeners, OnException};
 use crate::{convert, dispatcher, errors, options, poll, wait};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString};
 use pyo3::PyVisit;
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use wsnative_core::{Event, EventQueue, WebSocket};
+use std::time::{Duration, Instant};
+use wsnative_core::flow::cost;
+use wsnative_core::{Event, EventQueue, FlowControl, WebSocket};
 
-/// What a socket in poll dispatch keeps: the core's queue, and the events
-/// already taken from it but not yet dispatched (a handler that raised
-/// leaves the rest here for the next `poll()`).
-pub(crate) struct PollQueue {
-    pub(crate) queue: Arc<EventQueue>,
-    pending: Mutex<VecDeque<Event>>,
+/// Most events one `poll()` call dispatches (as the C API's `ws_poll`).
+pub(crate) const POLL_MAX_EVENTS: usize = 65_536;
+/// After dispatching for this long, a `poll()` call starts no further
+/// handler (one that is running is not interrupted).
+pub(crate) const POLL_MAX_TIME: Duration = Duration::from_millis(50);
+
+/// What one `poll()` call may still dispatch.
+pub(crate) struct PollBudget {
+    events: usize,
+    deadline: Instant,
+}
+
+impl PollBudget {
+    pub(crate) fn new() -> PollBudget {
+        PollBudget { events: POLL_MAX_EVENTS, deadline: Instant::now() + POLL_MAX_TIME }
+    }
+
+    pub(crate) fn spent(&self) -> bool {
+        self.events == 0 || Instant::now() >= self.deadline
+    }
+}
+
+/// A socket in poll dispatch: the core's queue (bounded by the socket's
+/// budget), and whether a `poll()` is dispatching it right now.
+pub(crate) struct PollState {
+    queue: Arc<EventQueue>,
+    busy: AtomicBool,
+}
+
+/// Clears `PollState::busy` when a dispatch ends, even by an exception.
+struct Busy<'a>(&'a AtomicBool);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+pub(crate) enum Mode {
+    /// `dispatch="thread"`: the dispatcher thread releases each event's cost
+    /// from this budget once its handlers have run.
+    Thread(Arc<FlowControl>),
+    Poll(PollState),
 }
 
 /// State shared by the Python object, the connection task's handler (thread
@@ -29,7 +71,7 @@ pub(crate) struct Inner {
     listeners: Mutex<Listeners>,
     /// The close event has been dispatched.
     finished: AtomicBool,
-    pub(crate) poll: Option<PollQueue>,
+    pub(crate) mode: Mode,
 }
 
 impl Inner {
@@ -37,38 +79,61 @@ impl Inner {
         self.finished.load(Ordering::Acquire)
     }
 
-    /// Dispatches one event to the handlers (the GIL is held).
-    pub(crate) fn deliver(&self, py: Python<'_>, ev: Event, on_exception: OnException) -> PyResult<()> {
-        if self.core.get().is_some_and(|c| !c.should_deliver(&ev)) {
-            return Ok(());
+    /// Dispatches one event to the handlers (the GIL is held): the state the
+    /// program reads moves to the event's first, and events the program
+    /// does not get (the bookkeeping `Closing`, a message after `close()`)
+    /// run no handler. Returns whether handlers were called for it.
+    fn dispatch(&self, py: Python<'_>, ev: &Event, on_exception: OnException) -> PyResult<bool> {
+        let Some(core) = self.core.get() else { return Ok(false) };
+        if !core.deliver(ev) {
+            return Ok(false);
         }
         if matches!(ev, Event::Close { .. }) {
             self.finished.store(true, Ordering::Release);
+            if matches!(self.mode, Mode::Poll(_)) {
+                // Its last event: the registry lets go of the socket (and of
+                // its handlers, once the program holds no reference to it).
+                poll::unregister(self);
+            }
         }
-        listeners::fire(py, &self.listeners, &ev, on_exception)
+        listeners::fire(py, &self.listeners, ev, on_exception).map(|()| true)
     }
 
-    /// Poll dispatch: runs this socket's waiting events; returns how many.
-    pub(crate) fn poll_pending(&self, py: Python<'_>) -> PyResult<usize> {
-        let Some(p) = &self.poll else { return Ok(0) };
-        {
-            let mut batch = Vec::new();
-            p.queue.drain_into(&mut batch);
-            p.pending.lock().unwrap_or_else(|e| e.into_inner()).extend(batch);
+    /// Thread dispatch: runs `ev`'s handlers (exceptions are reported), then
+    /// gives its cost back to the socket's budget.
+    pub(crate) fn dispatch_from_thread(&self, py: Python<'_>, ev: Event) {
+        let _ = self.dispatch(py, &ev, OnException::Report);
+        self.release(&ev);
+    }
+
+    /// Thread dispatch: gives `ev`'s cost back to the socket's budget (once
+    /// its handlers ran, or when it will never be dispatched).
+    pub(crate) fn release(&self, ev: &Event) {
+        if let Mode::Thread(flow) = &self.mode {
+            flow.release(cost(ev));
         }
+    }
+
+    /// Poll dispatch: runs this socket's waiting events in order until none
+    /// is waiting or `budget` is spent; returns how many reached handlers.
+    /// Dispatches nothing while another call dispatches this socket (a
+    /// handler of this socket calling `poll()`, or another thread): events
+    /// of one socket run one at a time, in order.
+    pub(crate) fn poll_pending(&self, py: Python<'_>, budget: &mut PollBudget) -> PyResult<usize> {
+        let Mode::Poll(p) = &self.mode else { return Ok(0) };
+        if p.busy.swap(true, Ordering::AcqRel) {
+            return Ok(0);
+        }
+        let _busy = Busy(&p.busy);
         let mut n = 0;
-        loop {
-            let next = p.pending.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-            let Some(ev) = next else { return Ok(n) };
-            n += 1;
-            self.deliver(py, ev, OnException::Raise)?;
+        while !budget.spent() {
+            let Some(ev) = p.queue.pop(None) else { break };
+            budget.events -= 1;
+            if self.dispatch(py, &ev, OnException::Raise)? {
+                n += 1;
+            }
         }
-    }
-
-    fn has_pending(&self) -> bool {
-        self.poll.as_ref().is_some_and(|p| {
-            !p.queue.is_empty() || !p.pending.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
-        })
+        Ok(n)
     }
 }
 
@@ -112,16 +177,17 @@ impl Socket {
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        url: &str,
-        protocols: Vec<String>,
-        dispatch: &str,
+        url: &Bound<'_, PyString>,
+        protocols: Vec<Bound<'_, PyString>>,
+        dispatch: &Bound<'_, PyString>,
         onopen: Option<Py<PyAny>>,
         onmessage: Option<Py<PyAny>>,
         onerror: Option<Py<PyAny>>,
         onclose: Option<Py<PyAny>>,
         options: &Bound<'_, PyDict>,
     ) -> PyResult<Self> {
-        let options = options::from_dict(py, options)?;
+        let (url, protocols) = convert::url_and_protocols(py, url, &protocols)?;
+        let options = options::from_dict(py, options, options::SOCKET_MAX_QUEUED)?;
         let mut listeners = Listeners::default();
         for (kind, name, h) in [
             (Kind::Open, "onopen", onopen),
@@ -131,9 +197,9 @@ impl Socket {
         ] {
             listeners.set_attribute(kind, checked_handler(py, name, h)?);
         }
-        let poll = match dispatch {
-            "thread" => None,
-            "poll" => Some(PollQueue { queue: EventQueue::new(), pending: Mutex::new(VecDeque::new()) }),
+        let mode = match &*dispatch.to_string_lossy() {
+            "thread" => Mode::Thread(FlowControl::new(options.max_queued_bytes)),
+            "poll" => Mode::Poll(PollState { queue: EventQueue::new(), busy: AtomicBool::new(false) }),
             other => {
                 return Err(errors::invalid_option(
                     py,
@@ -145,20 +211,26 @@ impl Socket {
             core: OnceLock::new(),
             listeners: Mutex::new(listeners),
             finished: AtomicBool::new(false),
-            poll,
+            mode,
         });
-        let handler = match &inner.poll {
-            None => dispatcher::handler(Arc::clone(&inner)),
-            Some(p) => {
-                p.queue.set_notify(Some(Box::new(poll::notify)));
-                p.queue.handler()
-            }
-        };
         // The GIL is held from here until the constructor returns: no
         // handler of this socket can run before its caller has the object.
-        let ws = WebSocket::connect(url, &protocols, options, handler).map_err(|e| errors::to_py(py, &e))?;
+        let ws = match &inner.mode {
+            Mode::Thread(flow) => WebSocket::connect_with_flow(
+                &url,
+                &protocols,
+                options,
+                dispatcher::handler(Arc::clone(&inner)),
+                Arc::clone(flow),
+            ),
+            Mode::Poll(p) => {
+                p.queue.set_notify(Some(Box::new(poll::notify)));
+                WebSocket::connect_queued(&url, &protocols, options, &p.queue)
+            }
+        }
+        .map_err(|e| errors::to_py(py, &e))?;
         let _ = inner.core.set(ws);
-        if inner.poll.is_some() {
+        if matches!(inner.mode, Mode::Poll(_)) {
             poll::register(Arc::clone(&inner));
         }
         Ok(Socket { inner })
@@ -200,10 +272,9 @@ impl Socket {
 
     #[getter]
     fn dispatch(&self) -> &'static str {
-        if self.inner.poll.is_some() {
-            "poll"
-        } else {
-            "thread"
+        match self.inner.mode {
+            Mode::Thread(_) => "thread",
+            Mode::Poll(_) => "poll",
         }
     }
 
@@ -212,26 +283,25 @@ impl Socket {
     }
 
     #[pyo3(signature = (code=None, reason=None))]
-    fn close(&self, py: Python<'_>, code: Option<i64>, reason: Option<&str>) -> PyResult<()> {
+    fn close(&self, py: Python<'_>, code: Option<i64>, reason: Option<Bound<'_, PyString>>) -> PyResult<()> {
         let code = options::close_code(py, code)?;
-        self.core().close(code, reason).map_err(|e| errors::to_py(py, &e))
+        let reason = convert::close_reason(py, reason.as_ref())?;
+        self.core().close(code, reason.as_deref()).map_err(|e| errors::to_py(py, &e))
     }
 
-    /// Poll dispatch: runs this socket's pending handlers.
+    /// Poll dispatch: runs this socket's pending handlers, within the
+    /// bounds of one call (`PollBudget`).
     #[pyo3(signature = (timeout=None))]
     fn poll(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<usize> {
-        let Some(p) = &self.inner.poll else {
+        let Mode::Poll(p) = &self.inner.mode else {
             return Err(errors::invalid_state(py, "poll() needs a socket created with dispatch=\"poll\""));
         };
         let timeout = wait::timeout_arg(timeout)?;
-        if !self.inner.has_pending() && timeout.is_some() {
+        if timeout.is_some() && p.queue.is_empty() {
             let queue = Arc::clone(&p.queue);
-            let got = wait::wait_for(py, timeout, |slice| queue.pop(Some(slice)))?;
-            if let Some(ev) = got {
-                p.pending.lock().unwrap_or_else(|e| e.into_inner()).push_back(ev);
-            }
+            wait::wait_for(py, timeout, |slice| queue.wait_nonempty(slice).then_some(()))?;
         }
-        self.inner.poll_pending(py)
+        self.inner.poll_pending(py, &mut PollBudget::new())
     }
 
     #[getter]
@@ -271,24 +341,25 @@ impl Socket {
     fn add_event_listener(
         &self,
         py: Python<'_>,
-        r#type: &str,
+        r#type: &Bound<'_, PyString>,
         listener: &Bound<'_, PyAny>,
         once: bool,
     ) -> PyResult<()> {
         if !listener.is_callable() {
             return Err(pyo3::exceptions::PyTypeError::new_err("the listener must be callable"));
         }
-        let Some(kind) = Kind::parse(r#type) else { return Ok(()) };
+        // A type that is not valid UTF-8 is no known type: it never fires.
+        let Some(kind) = Kind::parse(&r#type.to_string_lossy()) else { return Ok(()) };
         self.inner.listeners.lock().unwrap_or_else(|e| e.into_inner()).add(py, kind, listener, once)
     }
 
     fn remove_event_listener(
         &self,
         py: Python<'_>,
-        r#type: &str,
+        r#type: &Bound<'_, PyString>,
         listener: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let Some(kind) = Kind::parse(r#type) else { return Ok(()) };
+        let Some(kind) = Kind::parse(&r#type.to_string_lossy()) else { return Ok(()) };
         let removed =
             self.inner.listeners.lock().unwrap_or_else(|e| e.into_inner()).remove(py, kind, listener)?;
         drop(removed);
