@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
@@ -107,6 +108,102 @@ def instant_url() -> Iterator[str]:
                     conn.sendall(b"\x88\x02\x03\xe8")
             except OSError:
                 pass
+
+    def accept_loop() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve_one, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept_loop, daemon=True).start()
+    yield f"ws://127.0.0.1:{port}/"
+    listener.close()
+
+
+@pytest.fixture(scope="session")
+def closing_url() -> Iterator[str]:
+    """A raw server that sends the 101 response, a text message "first" and
+    its Close frame (1000, "bye") in one packet, reads the client's Close,
+    then keeps TCP open for 0.6 s before closing it: the client's close
+    event comes 0.6 s after everything else."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    port = listener.getsockname()[1]
+
+    def serve_one(conn: socket.socket) -> None:
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                request += chunk
+            conn.sendall(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Accept: " + _accept_key(request) + b"\r\n\r\n"
+                b"\x81\x05first\x88\x05\x03\xe8bye"
+            )
+            conn.settimeout(10)
+            try:
+                conn.recv(4096)
+            except OSError:
+                pass
+            time.sleep(0.6)
+
+    def accept_loop() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve_one, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept_loop, daemon=True).start()
+    yield f"ws://127.0.0.1:{port}/"
+    listener.close()
+
+
+def _binary_frame(size: int) -> bytes:
+    if size < 126:
+        return bytes([0x82, size]) + bytes(size)
+    assert size < 65536
+    return bytes([0x82, 126]) + size.to_bytes(2, "big") + bytes(size)
+
+
+@pytest.fixture(scope="session")
+def flood_url() -> Iterator[str]:
+    """A hostile raw server: after the handshake it sends binary messages of
+    the size given by the path (``/256``) as fast as the kernel takes them,
+    for ever, and never reads. Only TCP flow control slows it down."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    port = listener.getsockname()[1]
+
+    def serve_one(conn: socket.socket) -> None:
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                request += chunk
+            path = request.split(b" ", 2)[1].decode()
+            size = int(path.strip("/") or "256")
+            frame = _binary_frame(size)
+            burst = frame * max(1, (256 * 1024) // len(frame))
+            try:
+                conn.sendall(
+                    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                    b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + _accept_key(request) + b"\r\n\r\n"
+                )
+                while True:
+                    conn.sendall(burst)
+            except OSError:
+                return
 
     def accept_loop() -> None:
         while True:

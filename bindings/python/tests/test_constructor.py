@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 import wsnative
@@ -145,3 +148,52 @@ def test_valid_options_are_accepted(refused_url: str) -> None:
     )
     assert ws.dispatch == "poll"
     ws.close()
+
+
+LONE = "\ud800"
+
+
+def test_lone_surrogates_raise_the_library_errors(refused_url: str, silent_url: str) -> None:
+    """Issue 13, finding 9c: a str that cannot be encoded as UTF-8 raises the
+    library's own error classes, saying what is wrong (before the fix: a
+    bare UnicodeEncodeError)."""
+    for make in (wsnative.WebSocket, wsnative.connect):
+        with pytest.raises(wsnative.WebSocketSyntaxError, match="URL .*lone surrogate"):
+            make(refused_url + LONE)
+        with pytest.raises(wsnative.WebSocketSyntaxError, match="protocol .*lone surrogate"):
+            make(refused_url, ["chat", "a" + LONE])
+        with pytest.raises(wsnative.InvalidOptionError, match="header .*lone surrogate"):
+            make(refused_url, headers={"X-Value": LONE})
+        with pytest.raises(wsnative.InvalidOptionError, match="header .*lone surrogate"):
+            make(refused_url, headers=[("X-" + LONE, "v")])
+        with pytest.raises(wsnative.InvalidOptionError, match="ca_pem .*lone surrogate"):
+            make(refused_url, ca_pem=LONE)
+    with pytest.raises(wsnative.InvalidOptionError, match="dispatch"):
+        wsnative.WebSocket(refused_url, dispatch=LONE)
+    ws = wsnative.WebSocket(silent_url)
+    ws.add_event_listener(LONE, print)  # an unknown type: never fires
+    ws.remove_event_listener(LONE, print)
+    with pytest.raises(wsnative.InvalidUtf8Error, match="close reason .*lone surrogate"):
+        ws.close(1000, LONE)
+    assert ws.ready_state == wsnative.CONNECTING
+    ws.close()
+
+
+@pytest.mark.timeout(10)
+def test_ca_file_must_be_a_regular_file_of_at_most_16_mib(refused_url: str, tmp_path: Path) -> None:
+    """Before the fix /dev/zero was read for ever (until memory ran out) and
+    a FIFO blocked the constructor until a writer came."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    big = tmp_path / "big.pem"
+    with open(big, "wb") as f:
+        f.truncate(16 * 1024 * 1024 + 1)
+    cases = [("/dev/zero", "not a regular file"), (fifo, "not a regular file"),
+             (tmp_path, "directory"), (big, "larger than 16 MiB")]
+    for path, why in cases:
+        with pytest.raises(wsnative.InvalidOptionError, match=why):
+            wsnative.WebSocket(refused_url, ca_file=path)
+        with pytest.raises(wsnative.InvalidOptionError, match=why):
+            wsnative.connect(refused_url, ca_file=str(path))
+    with pytest.raises(wsnative.InvalidOptionError, match="larger than 16 MiB"):
+        wsnative.WebSocket(refused_url, ca_pem=bytes(16 * 1024 * 1024 + 1))
