@@ -32,18 +32,70 @@ Options (keyword arguments of ``WebSocket``, ``connect`` and
   client drops TCP (default 5).
 * ``max_message_size``: largest message accepted, in bytes (default 64 MiB);
   a larger one fails the connection with 1009.
+* ``max_queued_bytes``: read-ahead limit, an int of bytes (0: no limit).
+  Default 8 MiB for ``WebSocket`` (both dispatch modes), 4 MiB for
+  ``connect()`` and ``connect_async()``. See "Flow control" below.
 * ``ca_file`` / ``ca_pem``: extra trust anchors for ``wss://`` (a PEM file's
   path, or PEM text/bytes); with ``ca_exclusive=True`` only those are
-  trusted (not the system roots nor the bundled webpki roots).
+  trusted (not the system roots nor the bundled webpki roots). ``ca_file``
+  must be a regular file (a directory, device, FIFO or socket is refused
+  without being read, so the constructor never blocks); either is refused
+  above 16 MiB.
 * ``block_unsafe_ports``: refuse the browser's list of blocked ports
   (default False).
+* ``chromium_compat``: behave exactly as Chromium where wsnative
+  deliberately differs (default False): blocked ports refused (whatever
+  ``block_unsafe_ports`` says), Chromium's 60 s closing handshake (whatever
+  ``close_timeout`` says), close codes from the server accepted as Chromium
+  accepts them (all but 1005, 1006 and 1015), and close code 1002 instead
+  of 1007 for invalid UTF-8.
 * ``dangerously_accept_invalid_certificates``: DANGEROUS, default False.
   ``wss://`` then accepts any certificate (expired, self-signed, untrusted,
   for another host), so anyone on the path can read and change the
   traffic. For tests with throwaway certificates; prefer ``ca_file``.
 
 A malformed option raises ``InvalidOptionError``; an unknown keyword raises
-``TypeError``.
+``TypeError``. A ``str`` argument that cannot be encoded as UTF-8 (it holds
+a lone surrogate, e.g. ``"\\ud800"``) raises the library's errors, never a
+bare ``UnicodeEncodeError``: ``WebSocketSyntaxError`` in the URL or a
+protocol, ``InvalidOptionError`` in a header or ``ca_pem``,
+``InvalidUtf8Error`` in ``send()`` text or a ``close()`` reason. (The
+browser would replace it with U+FFFD in the URL and the close reason.)
+
+Flow control: a socket's events wait in a queue until the program takes
+them (a handler runs, ``poll()`` dispatches them, ``recv()`` returns them).
+While the waiting events cost ``max_queued_bytes`` or more (each counts its
+payload, or its error or close text, plus 96 bytes), wsnative stops reading
+that connection from the network, so a server that sends faster than the
+program consumes is held back by TCP instead of filling memory. A single
+message larger than the limit still gets through, one at a time (see
+``max_message_size``). Bound: the process grows by up to about three times
+``max_queued_bytes`` plus a few MiB (the waiting payloads take more memory
+than they count for, and the allocator keeps some). Measured against a
+server that floods 4 KiB messages at a consumer that sleeps 1 ms every 100
+messages: 4 MiB with a 1 MiB limit, 10 to 13 MiB with the 4 MiB default of
+``connect()``, 24 to 26 MiB with the 8 MiB default of ``WebSocket``. With 0
+nothing holds the server back: memory grows as long as the server outpaces
+the program. After ``close()`` no further message is queued (they are
+dropped), so reading resumes until the closing handshake ends. Defaults: a
+``recv()`` loop reads continuously and needs read-ahead only to ride out
+its own pauses (4 MiB); handlers run in batches and ``poll()`` at the
+program's own pace, such as once per frame of a game loop, so the queue
+absorbs a whole interval of traffic (8 MiB: about 65 ms at 1 Gbit/s, four
+frames at 60 Hz).
+
+What you read follows what you were told (as in the browser, which changes
+the attributes in the task that fires the event): ``ready_state``,
+``protocol`` and ``extensions`` are the state as of the last event
+dispatched to the program, not the state of the network. OPEN (with
+``protocol`` and ``extensions``) appears when ``open`` is dispatched, CLOSED
+when ``close`` is; CLOSING appears at once when the program calls
+``close()``, and when the server starts the closing handshake, after every
+message that arrived before the server's Close has been dispatched. A
+handler always sees the state of its own event; with ``dispatch="poll"``
+nothing changes between two ``poll()`` calls; with ``connect()`` and
+``connect_async()`` the state moves as ``recv()`` (or ``wait_closed()``)
+consumes the events.
 
 Threads and shutdown: every method may be called from any thread and from
 inside any handler, including ``close()`` of the very socket whose handler
@@ -79,9 +131,10 @@ class WebSocketError(Exception):
     """Base class of every wsnative exception."""
 
 class WebSocketSyntaxError(WebSocketError, ValueError):
-    """The browser's DOMException "SyntaxError": a URL that does not parse,
-    a scheme other than ws/wss/http/https, a fragment (``#``), an invalid or
-    repeated protocol, a close reason longer than 123 bytes of UTF-8."""
+    """The browser's DOMException "SyntaxError": a URL that does not parse
+    (including one with a lone surrogate), a scheme other than
+    ws/wss/http/https, a fragment (``#``), an invalid or repeated protocol, a
+    close reason longer than 123 bytes of UTF-8."""
 
 class InvalidStateError(WebSocketError):
     """The browser's DOMException "InvalidStateError": ``send()`` while
@@ -93,11 +146,14 @@ class InvalidAccessError(WebSocketError):
     than 1000 or 3000..4999."""
 
 class InvalidUtf8Error(WebSocketError, ValueError):
-    """Text that is not valid UTF-8 (a ``str`` with a lone surrogate)."""
+    """Text that is not valid UTF-8 (a ``str`` with a lone surrogate), given
+    to ``send()`` or as a ``close()`` reason."""
 
 class InvalidOptionError(WebSocketError, ValueError):
-    """An option is malformed or out of range (a header with CR/LF, an
-    unreadable CA bundle, a negative timeout, an unknown ``dispatch``...)."""
+    """An option is malformed or out of range (a header with CR/LF or a lone
+    surrogate, an unreadable CA bundle, a ``ca_file`` that is not a regular
+    file or is larger than 16 MiB, a negative timeout or
+    ``max_queued_bytes``, an unknown ``dispatch``...)."""
 
 class ShutDownError(WebSocketError):
     """The library has been shut down (``shutdown()`` or interpreter exit):
@@ -202,6 +258,9 @@ class WebSocket(_native.Socket):
     as in the browser. With ``dispatch="poll"`` nothing runs until you call
     ``ws.poll()`` or ``wsnative.poll()``; exceptions from handlers then
     propagate out of ``poll()`` (events not yet dispatched stay queued).
+    In both modes the events waiting for their handlers are bounded by
+    ``max_queued_bytes`` (default 8 MiB; see "Flow control" in the module
+    documentation): a slow handler holds the server back through TCP.
 
     No lost events: handlers can be given to the constructor
     (``onopen=...``), which covers every event. Handlers attached after the
@@ -222,7 +281,9 @@ class WebSocket(_native.Socket):
 
     Lifetime: as in the browser, a socket that is not CLOSED stays alive
     (and its handlers keep running) even if the program drops every
-    reference to it; call ``close()`` to end it.
+    reference to it; call ``close()`` to end it. Once its ``close`` event
+    has been dispatched (by whichever ``poll()``), wsnative lets go of it:
+    its handlers live only as long as the program keeps the socket.
     """
 
     def __new__(
@@ -242,13 +303,17 @@ class WebSocket(_native.Socket):
         """The parsed, serialized URL (``ws://host/`` gets its ``/``)."""
     @property
     def ready_state(self) -> int:
-        """``CONNECTING`` (0), ``OPEN`` (1), ``CLOSING`` (2) or ``CLOSED`` (3)."""
+        """``CONNECTING`` (0), ``OPEN`` (1), ``CLOSING`` (2) or ``CLOSED``
+        (3), as of the last event dispatched to the handlers (CLOSING at once
+        after ``close()``): inside a handler, the state of its event; with
+        ``dispatch="poll"``, unchanged between two ``poll()`` calls."""
     @property
     def protocol(self) -> str:
-        """The subprotocol the server chose; "" before open or when none."""
+        """The subprotocol the server chose; "" until ``open`` is dispatched,
+        or when none."""
     @property
     def extensions(self) -> str:
-        """The negotiated extensions; "" before open."""
+        """The negotiated extensions; "" until ``open`` is dispatched."""
     @property
     def buffered_amount(self) -> int:
         """Bytes handed to ``send()`` and not yet written to the network
@@ -266,17 +331,28 @@ class WebSocket(_native.Socket):
         ``TypeError`` for other types. Never waits for the network: the
         message is copied into the socket's send buffer."""
     def close(self, code: Optional[int] = None, reason: Optional[str] = None) -> None:
-        """Starts the closing handshake and returns at once. ``code`` must
-        be 1000 or 3000..4999 (``InvalidAccessError``); ``reason`` at most
-        123 bytes of UTF-8 (``WebSocketSyntaxError``). While CONNECTING the
-        connection is failed (``error``, then ``close`` 1006). Does nothing
-        when already CLOSING or CLOSED. Messages that arrive after
-        ``close()`` are dropped."""
+        """Starts the closing handshake and returns at once; ``ready_state``
+        is CLOSING when it returns. ``code`` must be 1000 or 3000..4999
+        (``InvalidAccessError``); ``reason`` at most 123 bytes of UTF-8
+        (``WebSocketSyntaxError``) and encodable as UTF-8
+        (``InvalidUtf8Error``). While CONNECTING the connection is failed
+        (``error``, then ``close`` 1006). Does nothing when already CLOSING or
+        CLOSED. Messages that arrive after ``close()`` are dropped, including
+        those already queued and not yet dispatched."""
     def poll(self, timeout: Optional[float] = None) -> int:
         """``dispatch="poll"`` only: runs this socket's pending handlers on
-        the calling thread, waiting up to ``timeout`` seconds for an event
-        when none is pending (``None``: do not wait). Returns how many events
-        were dispatched. The wait releases the GIL and answers Ctrl-C."""
+        the calling thread, in order, waiting up to ``timeout`` seconds for an
+        event when none is pending (``None``: do not wait). Returns how many
+        events were dispatched. The wait releases the GIL and answers Ctrl-C.
+
+        Bounded, even while events keep coming: one call dispatches at most
+        65,536 events, and starts no further handler once it has been
+        dispatching for 50 ms (a running handler is not interrupted, so a
+        call lasts at most ``timeout`` + 50 ms + one handler). Events left
+        over stay queued for the next call. Events of one socket run one at a
+        time: a ``poll()`` that finds this socket's handlers already running
+        (called from one of them, or on another thread meanwhile) dispatches
+        none of its events and returns 0."""
     onopen: Optional[_Handler]
     """Called with an ``OpenEvent``."""
     onmessage: Optional[_Handler]
@@ -299,7 +375,13 @@ def poll(timeout: Optional[float] = None) -> int:
     ``dispatch="poll"``, on the calling thread; waits up to ``timeout``
     seconds for an event when none is pending (``None``: do not wait).
     Returns how many events were dispatched. An exception raised by a handler
-    propagates; the remaining events stay queued."""
+    propagates; the remaining events stay queued.
+
+    Bounded like ``WebSocket.poll()``, for the whole call: at most 65,536
+    events, and no handler starts after 50 ms of dispatching. The next call
+    starts with the socket this one stopped at, so a busy socket does not
+    starve the others. Sockets whose handlers are already running (this is
+    called from one of them, or another thread polls them) are skipped."""
 
 def shutdown(timeout: float = 1.0) -> None:
     """Closes every socket (1001), waits at most ``timeout`` seconds for
@@ -309,14 +391,22 @@ def shutdown(timeout: float = 1.0) -> None:
 class Connection(_native.Connection):
     """A blocking connection, from ``connect()``. Messages are pulled with
     ``recv()`` or by iterating; ``close_code``, ``close_reason`` and
-    ``was_clean`` are set once the close has been received. Thread safe."""
+    ``was_clean`` are set once the close has been received. Thread safe.
+    Messages not yet received wait in a queue bounded by
+    ``max_queued_bytes`` (default 4 MiB; see "Flow control" in the module
+    documentation): a program that reads slowly holds the server back
+    through TCP."""
 
     @property
     def url(self) -> str:
         """The parsed, serialized URL."""
     @property
     def ready_state(self) -> int:
-        """``CONNECTING``, ``OPEN``, ``CLOSING`` or ``CLOSED``."""
+        """``CONNECTING``, ``OPEN``, ``CLOSING`` or ``CLOSED``, as of the
+        last event consumed: OPEN once ``connect()`` returned, CLOSING at once
+        after ``close()`` or once ``recv()`` returned every message sent
+        before the server's Close, CLOSED once ``recv()`` raised
+        ``ConnectionClosed`` (or ``wait_closed()`` returned True)."""
     @property
     def protocol(self) -> str:
         """The subprotocol the server chose ("" when none)."""
@@ -380,7 +470,9 @@ def connect(url: str, protocols: Union[str, Iterable[str], None] = None, **optio
 
 class AsyncConnection:
     """An asyncio connection, from ``connect_async()``. Bound to the event
-    loop that opened it. One coroutine at a time may wait in ``recv()``."""
+    loop that opened it. One coroutine at a time may wait in ``recv()``.
+    Messages not yet received wait in a queue bounded by
+    ``max_queued_bytes`` (default 4 MiB), as for ``Connection``."""
 
     CONNECTING: int
     OPEN: int
@@ -392,7 +484,8 @@ class AsyncConnection:
         """The parsed, serialized URL."""
     @property
     def ready_state(self) -> int:
-        """``CONNECTING``, ``OPEN``, ``CLOSING`` or ``CLOSED``."""
+        """``CONNECTING``, ``OPEN``, ``CLOSING`` or ``CLOSED``, as of the
+        last event consumed (as for ``Connection.ready_state``)."""
     @property
     def protocol(self) -> str:
         """The subprotocol the server chose ("" when none)."""
