@@ -19,7 +19,7 @@ use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{sleep, Sleep};
@@ -33,6 +33,10 @@ type Ws<S = MaybeTls> = WebSocketStream<Guarded<Buffered<S>>>;
 const ENGINE_READ_BUFFER: usize = 4096;
 /// Most messages delivered in one poll before yielding to other tasks.
 const READ_BUDGET: usize = 512;
+/// Immediate handlers that ran this long (the network may have moved on
+/// meanwhile) are followed by a turn of the runtime's I/O driver before
+/// what they sent is written.
+const SLOW_HANDLERS: Duration = Duration::from_millis(1);
 /// How long a failed connection may spend sending its Close frame.
 const FAIL_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 /// After close() during CONNECTING, how long the opening request may still
@@ -150,7 +154,12 @@ pub(crate) async fn run(
     };
     drop(connecting);
     shared.set_state(ReadyState::Open);
+    let handler_started = Instant::now();
     em.emit(Event::Open);
+    if handler_started.elapsed() >= SLOW_HANDLERS {
+        // See OpenConnection::poll: what arrived meanwhile comes first.
+        tokio::task::yield_now().await;
+    }
     drive(ws, shared, cmds, options.close_timeout, flow, em).await
 }
 
@@ -178,6 +187,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         timer: None,
         close_timeout,
         pending_close: None,
+        reactor_turn: None,
     };
     let end = poll_fn(|cx| conn.poll(cx, &mut em)).await;
     match end {
@@ -271,7 +281,7 @@ enum Phase {
 /// Why reading stopped.
 enum Read {
     Ended(End),
-    /// The application queued something to send: write it first.
+    /// The server's Close arrived: write its echo, then read on.
     WriteFirst,
     /// Nothing more to read now (or the budget is spent and a wake-up is
     /// scheduled).
@@ -307,6 +317,8 @@ struct OpenConnection<S> {
     /// A Close frame to hand to tungstenite (ours, or the echo of the
     /// server's) once its write buffer has room.
     pending_close: Option<Option<CloseFrame>>,
+    /// A yield to the runtime's I/O driver in progress (see `poll`).
+    reactor_turn: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     /// The budget of a queued socket: reading pauses while it is spent.
     flow: Option<Arc<FlowControl>>,
 }
@@ -314,16 +326,45 @@ struct OpenConnection<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
     fn poll(&mut self, cx: &mut Context<'_>, em: &mut Emitter) -> Poll<End> {
         self.shared.outgoing.register(cx.waker());
+        // What has arrived is handled before what the application sent is
+        // written, as in Chromium, whose network process answers the
+        // server's Close (and drops later sends) while the page's handlers
+        // still run: data sent from a handler goes out only if the server
+        // had not closed by then.
+        if let Some(turn) = self.reactor_turn.as_mut() {
+            if turn.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.reactor_turn = None;
+        }
         loop {
+            self.take_commands(cx);
+            let handlers_started = em.immediate.then(Instant::now);
+            let read = self.read(cx, em);
+            if let Read::Ended(end) = read {
+                return Poll::Ready(end);
+            }
+            // Slow immediate handlers held this task while the network went
+            // on: tokio learns what arrived meanwhile only from its I/O
+            // driver, so let it run once before writing what they sent.
+            if handlers_started.is_some_and(|t| t.elapsed() >= SLOW_HANDLERS)
+                && self.shared.outgoing.is_pending()
+            {
+                let mut turn: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(tokio::task::yield_now());
+                if turn.as_mut().poll(cx).is_pending() {
+                    self.reactor_turn = Some(turn);
+                    return Poll::Pending;
+                }
+            }
             self.take_commands(cx);
             if let Err(end) = self.write(cx) {
                 return Poll::Ready(end);
             }
-            match self.read(cx, em) {
-                Read::Ended(end) => return Poll::Ready(end),
-                // A callback sent something: write it before reading on.
+            match read {
+                // The echo of the server's Close is out: read on, for the
+                // end of TCP.
                 Read::WriteFirst => continue,
-                Read::Blocked => break,
+                _ => break,
             }
         }
         // Reading may have queued a pong or a close reply.
@@ -530,14 +571,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                                 message: "internal error: the engine read a Close frame".into(),
                             }))
                         }
-                    }
-                    // What a callback sent in answer goes out before the
-                    // next frame is processed (it may close or fail the
-                    // connection), as a browser's send() would.
-                    if (self.cmds_open && !self.cmds.is_empty())
-                        || (self.idle() && self.shared.outgoing.is_pending())
-                    {
-                        return Read::WriteFirst;
                     }
                 }
             }

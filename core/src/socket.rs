@@ -280,7 +280,7 @@ impl WebSocket {
     /// [`WebSocket::connect_with_flow`]): call it right before handing `event`
     /// to the application, one event at a time, in order. It moves the state
     /// the application reads to the event's (OPEN with `open`, CLOSING with
-    /// `Event::Closing`, CLOSED with `close`) and says whether the
+    /// `Event::Closing`, CLOSED with `error` or `close`) and says whether the
     /// application gets the event: not `Event::Closing`, not a message that
     /// arrived after `close()`, not `open` after `close()` during CONNECTING.
     pub fn deliver(&self, event: &Event) -> bool {

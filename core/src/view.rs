@@ -62,8 +62,9 @@ impl View {
                 self.advance(ReadyState::Open, ReadyState::Closing);
                 false
             }
-            Event::Error { .. } => true,
-            Event::Close { .. } => {
+            // The connection was failed: CLOSED, then error, then close
+            // (HTML, "the WebSocket connection is closed").
+            Event::Error { .. } | Event::Close { .. } => {
                 self.state.store(ReadyState::Closed as u8, Ordering::Release);
                 true
             }
@@ -106,7 +107,7 @@ mod tests {
         assert!(!v.deliver(&Event::Open));
         assert!(!v.deliver(&msg()));
         assert!(v.deliver(&Event::Error { message: "x".into() }));
-        assert_eq!(v.ready_state(), ReadyState::Closing);
+        assert_eq!(v.ready_state(), ReadyState::Closed);
         assert!(v.deliver(&close()));
         assert_eq!(v.ready_state(), ReadyState::Closed);
     }

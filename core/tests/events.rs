@@ -6,7 +6,7 @@ mod support;
 use std::io::Write;
 use std::time::{Duration, Instant};
 use support::*;
-use wsnative_core::{ErrorKind, Event, Options, ReadyState};
+use wsnative_core::{ErrorKind, Event, Options, ReadyState, WebSocket};
 
 fn short_close() -> Options {
     Options { close_timeout: Duration::from_millis(500), ..Options::default() }
@@ -585,4 +585,63 @@ fn a_pong_never_cuts_into_a_message_being_written() {
     assert_eq!(pongs[0].payload, b"are you there");
     assert_eq!(kinds.last(), Some(&8), "Close comes last: {kinds:?}");
     assert!(frames.iter().all(|f| f.masked && f.fin));
+}
+
+/// The server sends a message and its Close (and ends TCP) while the `open`
+/// handler is still running; the handler then sends. As in Chromium, whose
+/// network process answers the Close while the page is busy, the send is
+/// accepted but nothing reaches the server after its Close: only the echo.
+#[test]
+fn a_send_from_a_slow_open_handler_after_the_server_closed_never_reaches_it() {
+    use std::sync::{Arc, Mutex, OnceLock};
+    let srv = raw_server(move |mut s| {
+        accept(&mut s);
+        std::thread::sleep(Duration::from_millis(50));
+        let mut out = frame(true, 1, b"before close");
+        out.extend(close_frame(1000, "bye"));
+        s.write_all(&out).unwrap();
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        read_until_close(&mut s)
+    });
+    let handle: Arc<OnceLock<WebSocket>> = Arc::default();
+    let events: Arc<Mutex<Vec<(Event, ReadyState)>>> = Arc::default();
+    let (h, ev) = (Arc::clone(&handle), Arc::clone(&events));
+    let started = Instant::now();
+    let ws = WebSocket::connect(
+        &srv.url,
+        &[] as &[&str],
+        Options::default(),
+        Box::new(move |e| {
+            let ws = loop {
+                if let Some(ws) = h.get() {
+                    break ws;
+                }
+                std::thread::yield_now();
+            };
+            ev.lock().unwrap().push((e.clone(), ws.ready_state()));
+            if e == Event::Open {
+                std::thread::sleep(Duration::from_millis(200));
+                assert_eq!(ws.ready_state(), ReadyState::Open);
+                ws.send_text("hello").unwrap();
+            }
+        }),
+    )
+    .unwrap();
+    let _ = handle.set(ws);
+    let frames = srv.join.join().unwrap();
+    let opcodes: Vec<u8> = frames.iter().map(|f| f.opcode).collect();
+    assert_eq!(opcodes, vec![8], "the server received {frames:?}");
+    while !matches!(events.lock().unwrap().last(), Some((Event::Close { .. }, _))) {
+        assert!(started.elapsed() < WAIT);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let got = events.lock().unwrap().clone();
+    assert_eq!(
+        got,
+        vec![
+            (Event::Open, ReadyState::Open),
+            (text("before close"), ReadyState::Open),
+            (close(1000, "bye", true), ReadyState::Closed),
+        ]
+    );
 }
