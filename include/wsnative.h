@@ -215,7 +215,7 @@ typedef uint32_t ws_dispatch;
 // ws_options_set_ca_pem, ws_options_set_dispatch,
 // ws_options_set_block_unsafe_ports,
 // ws_options_set_dangerously_accept_invalid_certificates,
-// ws_options_set_max_queued_bytes.
+// ws_options_set_max_queued_bytes, ws_options_set_chromium_compat.
 //
 // Thread safety: an options object may be read by several ws_new() calls at
 // once, but must not be modified while another thread uses it.
@@ -405,6 +405,19 @@ ws_result ws_options_set_dangerously_accept_invalid_certificates(struct ws_optio
 // # Safety
 // `options` must be NULL or a live options object.
 ws_result ws_options_set_max_queued_bytes(struct ws_options *options, uint64_t bytes);
+
+// The Chromium-compatible mode: when `on` is true the socket behaves as
+// Chromium does where wsnative deliberately differs (README, "Deliberate
+// differences from the browser"): the browser's blocked ports are refused
+// (ws_options_set_block_unsafe_ports() is then ignored), the closing
+// handshake may take Chromium's 60 s (ws_options_set_close_timeout_ms() is
+// then ignored), close codes from the server are accepted as Chromium
+// accepts them (all but 1005, 1006 and 1015), and invalid UTF-8 fails the
+// connection with close code 1002 instead of 1007. Off by default.
+//
+// # Safety
+// `options` must be NULL or a live options object.
+ws_result ws_options_set_chromium_compat(struct ws_options *options, bool on);
 
 // The library version, e.g. "0.1.0". Static storage: never free it.
 const char *ws_version(void);

@@ -30,7 +30,7 @@ pub enum ws_dispatch {
 /// ws_options_set_ca_pem, ws_options_set_dispatch,
 /// ws_options_set_block_unsafe_ports,
 /// ws_options_set_dangerously_accept_invalid_certificates,
-/// ws_options_set_max_queued_bytes.
+/// ws_options_set_max_queued_bytes, ws_options_set_chromium_compat.
 ///
 /// Thread safety: an options object may be read by several ws_new() calls at
 /// once, but must not be modified while another thread uses it.
@@ -344,6 +344,26 @@ pub unsafe extern "C" fn ws_options_set_max_queued_bytes(options: *mut ws_option
     ffi_result!({
         non_null!(options, "options");
         (*options).core.max_queued_bytes = bytes;
+        ws_result::Ok
+    })
+}
+
+/// The Chromium-compatible mode: when `on` is true the socket behaves as
+/// Chromium does where wsnative deliberately differs (README, "Deliberate
+/// differences from the browser"): the browser's blocked ports are refused
+/// (ws_options_set_block_unsafe_ports() is then ignored), the closing
+/// handshake may take Chromium's 60 s (ws_options_set_close_timeout_ms() is
+/// then ignored), close codes from the server are accepted as Chromium
+/// accepts them (all but 1005, 1006 and 1015), and invalid UTF-8 fails the
+/// connection with close code 1002 instead of 1007. Off by default.
+///
+/// # Safety
+/// `options` must be NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_chromium_compat(options: *mut ws_options, on: bool) -> ws_result {
+    ffi_result!({
+        non_null!(options, "options");
+        (*options).core.chromium_compat = on;
         ws_result::Ok
     })
 }
