@@ -136,3 +136,46 @@ pub(crate) async fn wrap(tcp: TcpStream, host: &str, config: Arc<ClientConfig>) 
         .map_err(|e| format!("TLS handshake with {host} failed: {e}"))?;
     Ok(MaybeTls::Tls(Box::new(tls)))
 }
+
+/// The largest CA bundle accepted, from a file or from memory: 16 MiB (a
+/// distribution's whole system bundle is about 200 KiB).
+pub const MAX_CA_BUNDLE: u64 = 16 << 20;
+
+/// Reads a CA bundle file: a regular file of at most [`MAX_CA_BUNDLE`]
+/// bytes. Anything else (a directory, a device such as /dev/zero, a FIFO, a
+/// socket) is refused without being read, so the call never blocks. The
+/// message names the path.
+pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let shown = path.display();
+    let regular = |meta: &std::fs::Metadata| -> Result<(), String> {
+        if meta.is_dir() {
+            return Err(format!("the CA file '{shown}' is a directory"));
+        }
+        if !meta.is_file() {
+            return Err(format!("the CA file '{shown}' is not a regular file (a device, FIFO or socket)"));
+        }
+        if meta.len() > MAX_CA_BUNDLE {
+            return Err(format!("the CA file '{shown}' is larger than 16 MiB ({} bytes)", meta.len()));
+        }
+        Ok(())
+    };
+    let cannot = |e: std::io::Error| format!("cannot read the CA file '{shown}': {e}");
+    regular(&std::fs::metadata(path).map_err(cannot)?)?;
+    // Should the path be replaced after the check, opening still never waits
+    // for a FIFO's writer nor adopts a terminal; the open file is checked
+    // again.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(cannot)?;
+    regular(&file.metadata().map_err(cannot)?)?;
+    let mut pem = Vec::new();
+    file.take(MAX_CA_BUNDLE + 1).read_to_end(&mut pem).map_err(cannot)?;
+    if pem.len() as u64 > MAX_CA_BUNDLE {
+        return Err(format!("the CA file '{shown}' is larger than 16 MiB"));
+    }
+    Ok(pem)
+}

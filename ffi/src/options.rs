@@ -5,6 +5,7 @@ use crate::result::{fail, fail_with, ws_result};
 use std::ffi::c_char;
 use std::time::Duration;
 use wsnative_core::options::check_header;
+use wsnative_core::tls::{read_ca_file, MAX_CA_BUNDLE};
 use wsnative_core::{CaBundle, Options};
 
 /// How a socket's callbacks are run.
@@ -156,54 +157,12 @@ pub unsafe extern "C" fn ws_options_set_max_message_size(
     })
 }
 
-/// The largest CA bundle accepted, from a file or from memory: 16 MiB (a
-/// distribution's whole system bundle is about 200 KiB).
-const MAX_CA_BUNDLE: u64 = 16 * 1024 * 1024;
-
 fn set_ca(options: &mut ws_options, pem: Vec<u8>, exclusive: bool) -> ws_result {
     if let Err(e) = wsnative_core::tls::parse_ca_pem(&pem) {
         return fail_with(e);
     }
     options.core.ca = Some(CaBundle { pem, exclusive });
     ws_result::Ok
-}
-
-/// Reads a CA bundle: a regular file of at most [`MAX_CA_BUNDLE`] bytes.
-/// Anything else is refused without reading it (and a FIFO or a device
-/// without even opening it, so nothing can block or have side effects).
-fn read_ca_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let shown = path.display();
-    let regular = |meta: &std::fs::Metadata| -> Result<(), String> {
-        if !meta.is_file() {
-            let what =
-                if meta.is_dir() { "a directory" } else { "not a regular file (a device, FIFO or socket)" };
-            return Err(format!("the CA file '{shown}' is {what}"));
-        }
-        if meta.len() > MAX_CA_BUNDLE {
-            return Err(format!("the CA file '{shown}' is larger than 16 MiB ({} bytes)", meta.len()));
-        }
-        Ok(())
-    };
-    let cannot = |e: std::io::Error| format!("cannot read the CA file '{shown}': {e}");
-    regular(&std::fs::metadata(path).map_err(cannot)?)?;
-    let mut open = std::fs::OpenOptions::new();
-    open.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        // Never wait for a FIFO's writer, nor adopt a terminal, should the
-        // path have been replaced since it was checked.
-        open.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
-    }
-    let file = open.open(path).map_err(cannot)?;
-    regular(&file.metadata().map_err(cannot)?)?;
-    let mut pem = Vec::new();
-    file.take(MAX_CA_BUNDLE + 1).read_to_end(&mut pem).map_err(cannot)?;
-    if pem.len() as u64 > MAX_CA_BUNDLE {
-        return Err(format!("the CA file '{shown}' is larger than 16 MiB"));
-    }
-    Ok(pem)
 }
 
 /// Trusts the certificates of a PEM file for wss:// in addition to the

@@ -5,8 +5,8 @@
 use crate::{convert, errors};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use std::path::Path;
 use std::time::Duration;
+use wsnative_core::tls::{read_ca_file, MAX_CA_BUNDLE};
 use wsnative_core::{CaBundle, Options};
 
 /// Default `max_queued_bytes` of a `WebSocket`, in both dispatch modes
@@ -18,10 +18,6 @@ pub(crate) const SOCKET_MAX_QUEUED: u64 = 8 << 20;
 /// a `recv()` loop reads continuously and needs read-ahead only to smooth
 /// out its own pauses.
 pub(crate) const CONNECTION_MAX_QUEUED: u64 = 4 << 20;
-
-/// The largest CA bundle accepted from `ca_file` or `ca_pem` (a
-/// distribution's whole system bundle is about 200 KiB).
-const MAX_CA_BUNDLE: u64 = 16 << 20;
 
 fn seconds(py: Python<'_>, name: &str, v: &Bound<'_, PyAny>) -> PyResult<Duration> {
     let s: f64 = v
@@ -51,44 +47,6 @@ fn headers(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String
         out.push((n, value));
     }
     Ok(out)
-}
-
-/// Reads a `ca_file`: a regular file of at most [`MAX_CA_BUNDLE`] bytes.
-/// Anything else (a directory, a device such as /dev/zero, a FIFO, a
-/// socket) is refused without being read, so the constructor never blocks.
-fn read_ca_file(path: &Path) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let shown = path.display();
-    let regular = |meta: &std::fs::Metadata| -> Result<(), String> {
-        if meta.is_dir() {
-            return Err(format!("ca_file {shown} is a directory"));
-        }
-        if !meta.is_file() {
-            return Err(format!("ca_file {shown} is not a regular file (a device, FIFO or socket)"));
-        }
-        if meta.len() > MAX_CA_BUNDLE {
-            return Err(format!("ca_file {shown} is larger than 16 MiB ({} bytes)", meta.len()));
-        }
-        Ok(())
-    };
-    let cannot = |e: std::io::Error| format!("cannot read ca_file {shown}: {e}");
-    regular(&std::fs::metadata(path).map_err(cannot)?)?;
-    // Should the path be replaced after the check, opening still never waits
-    // for a FIFO's writer nor adopts a terminal; the open file is checked
-    // again.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(cannot)?;
-    regular(&file.metadata().map_err(cannot)?)?;
-    let mut pem = Vec::new();
-    file.take(MAX_CA_BUNDLE + 1).read_to_end(&mut pem).map_err(cannot)?;
-    if pem.len() as u64 > MAX_CA_BUNDLE {
-        return Err(format!("ca_file {shown} is larger than 16 MiB"));
-    }
-    Ok(pem)
 }
 
 /// Builds the core options from the keyword arguments of a constructor;
