@@ -26,6 +26,9 @@ struct Queue {
     /// The dispatcher thread has ended.
     stopped: bool,
     thread: Option<JoinHandle<()>>,
+    /// The process that started the thread: a child forked later has no
+    /// such thread and starts its own.
+    pid: u32,
 }
 
 static QUEUE: Mutex<Option<Queue>> = Mutex::new(None);
@@ -41,9 +44,16 @@ fn lock() -> MutexGuard<'static, Option<Queue>> {
 pub(crate) fn handler(inner: Arc<Inner>) -> EventHandler {
     {
         let mut q = lock();
+        if q.as_ref().is_some_and(|q| q.thread.is_some() && q.pid != std::process::id()) {
+            // Forked: the parent's dispatcher thread and its events do not
+            // exist here. Forget them without touching them (they belong
+            // to the parent's sockets).
+            std::mem::forget(q.take());
+        }
         let q = q.get_or_insert_with(Queue::default);
         if q.thread.is_none() && !q.stopping {
             q.thread = std::thread::Builder::new().name("wsnative-dispatch".into()).spawn(run).ok();
+            q.pid = std::process::id();
         }
     }
     Box::new(move |ev| push(Arc::clone(&inner), ev))

@@ -104,6 +104,42 @@ def test_connect_in_forked_child(ws_url: str) -> None:
         assert parent.recv(timeout=5) == "after"
 
 
+def _handlers_in_child(url: str, results: "multiprocessing.Queue[str]") -> None:
+    import threading
+
+    try:
+        got: list = []
+        done = threading.Event()
+        ws = wsnative.WebSocket(url, connect_timeout=5)
+        ws.onopen = lambda ev: ws.send("from the child's handler")
+        ws.onmessage = lambda ev: (got.append(ev.data), ws.close())
+        ws.onclose = lambda ev: done.set()
+        results.put(f"echo {got[0]!r}" if done.wait(10) and got else "no events within 10 s")
+    except BaseException as e:  # reported to the parent, whatever it is
+        results.put(f"{type(e).__name__}: {e}")
+
+
+@pytest.mark.filterwarnings("ignore:.*multi-threaded.*fork:DeprecationWarning")
+def test_thread_dispatch_in_forked_child(ws_url: str) -> None:
+    """The parent's dispatcher thread does not exist in a forked child: the
+    child's dispatch="thread" socket gets a dispatcher of its own."""
+    ctx = multiprocessing.get_context("fork")
+    opened = __import__("threading").Event()
+    parent = wsnative.WebSocket(ws_url + "/", onopen=lambda ev: opened.set())
+    assert opened.wait(5)  # the parent's dispatcher thread runs
+    results = ctx.Queue()
+    child = ctx.Process(target=_handlers_in_child, args=(ws_url + "/", results))
+    child.start()
+    child.join(timeout=30)
+    if child.is_alive():
+        child.kill()
+        child.join(5)
+        pytest.fail("the forked child did not finish within 30 s")
+    assert results.get(timeout=5) == "echo \"from the child's handler\""
+    assert child.exitcode == 0
+    parent.close()
+
+
 def test_chat_example_once(chat_url: str) -> None:
     example = REPO / "examples" / "python" / "chat.py"
     first = subprocess.run(
