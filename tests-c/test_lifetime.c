@@ -226,9 +226,7 @@ static void test_finalizer_paths(void) {
     if (g_mode == WS_DISPATCH_QUEUED) {
         r = rec_for_mode();
         REQUIRE_RES(open_mode(r, h_echo_url("/count/10/10")), WS_RESULT_OK);
-        double deadline = h_now_ms() + h_ms(5000);
-        while (ws_ready_state(r->ws) != WS_STATE_OPEN && h_now_ms() < deadline) h_sleep_ms(5);
-        h_sleep_ms(h_ms(100));
+        h_sleep_ms(h_ms(300)); /* the events arrive (the application, not polling, sees none) */
         ws_free(r->ws);
         CHECK_EQ(r->finalized, 1);
         CHECK_EQ(rec_n(r), 0); /* never polled: never dispatched */
