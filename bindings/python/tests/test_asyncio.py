@@ -85,3 +85,22 @@ async def test_concurrent_recv_is_refused(ws_url: str) -> None:
             await ws.recv()
         await ws.send("x")
         assert await waiting == "x"
+
+
+async def test_close_from_another_task_ends_async_for(testserver_url: str) -> None:
+    """The usual shape of an asyncio program: one task iterates, another
+    closes (it used to raise "another coroutine is already waiting")."""
+    async with wsnative.connect_async(testserver_url + "count/1000000/8") as ws:
+        seen = 0
+
+        async def consume() -> None:
+            nonlocal seen
+            async for _ in ws:
+                seen += 1
+
+        reader = asyncio.ensure_future(consume())
+        while seen < 10:
+            await asyncio.sleep(0.01)
+        await asyncio.wait_for(ws.close(1000, "enough"), 10)
+        await asyncio.wait_for(reader, 10)  # async for ended without an error
+        assert ws.ready_state == wsnative.WebSocket.CLOSED

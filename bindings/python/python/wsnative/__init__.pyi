@@ -470,7 +470,9 @@ def connect(url: str, protocols: Union[str, Iterable[str], None] = None, **optio
 
 class AsyncConnection:
     """An asyncio connection, from ``connect_async()``. Bound to the event
-    loop that opened it. One coroutine at a time may wait in ``recv()``.
+    loop that opened it. One coroutine at a time may wait for a message (``recv()``, ``async for``;
+    a second one raises RuntimeError); any number may wait in ``close()`` or
+    ``wait_closed()`` meanwhile.
     Messages not yet received wait in a queue bounded by
     ``max_queued_bytes`` (default 4 MiB), as for ``Connection``."""
 

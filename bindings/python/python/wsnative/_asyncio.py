@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from types import TracebackType
-from typing import Any, Generator, Iterable, Optional, Type, Union
+from typing import Any, Generator, Iterable, List, Optional, Type, Union
 
 from . import _native
 from ._errors import ConnectionClosed
@@ -46,7 +46,11 @@ class AsyncConnection:
     def __init__(self, native: _native.Connection, hub: _LoopHub) -> None:
         self._native = native
         self._hub = hub
-        self._waiter: Optional[asyncio.Future[None]] = None
+        # Futures of the coroutines waiting for this connection's next event:
+        # at most one reader (recv, async for) and any number waiting for
+        # the close (close, wait_closed).
+        self._waiters: List[asyncio.Future[None]] = []
+        self._reading = False
 
     CONNECTING = 0
     OPEN = 1
@@ -86,20 +90,27 @@ class AsyncConnection:
         return self._native.was_clean
 
     def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
-    async def _wait(self) -> None:
-        if self._waiter is not None:
-            raise RuntimeError("another coroutine is already waiting on this connection")
+    async def _wait(self, reader: bool = True) -> None:
+        if reader:
+            if self._reading:
+                raise RuntimeError("another coroutine is already waiting for a message on this connection")
+            self._reading = True
         # The hub's loop, the one whose reader wakes us (Python 3.11's
         # get_running_loop() makes a getpid() system call).
-        waiter = self._waiter = self._hub.loop.create_future()
+        waiter = self._hub.loop.create_future()
+        self._waiters.append(waiter)
         try:
             await waiter
         finally:
-            self._waiter = None
+            if reader:
+                self._reading = False
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
 
     async def _open(self) -> None:
         try:
@@ -125,7 +136,7 @@ class AsyncConnection:
 
     async def wait_closed(self) -> None:
         while not self._native.try_closed():
-            await self._wait()
+            await self._wait(reader=False)
 
     def __aiter__(self) -> AsyncConnection:
         return self
