@@ -516,8 +516,15 @@ ws_result ws_send_binary(struct ws_socket *socket, const uint8_t *data, size_t l
 // `socket` must come from ws_new(); `reason` NULL or a NUL-terminated string.
 ws_result ws_close(struct ws_socket *socket, uint16_t code, const char *reason);
 
-// The socket's readyState. WS_STATE_CLOSED for NULL, for a freed socket
-// and for a socket inherited through fork().
+// The socket's readyState, as the application has been told it (as in the
+// browser, which changes it in the task that fires the event): OPEN once
+// on_open has been dispatched; CLOSING at once when ws_close() is called,
+// or, when the server starts the closing handshake, once every message
+// that came before its Close has been dispatched; CLOSED when on_error (a
+// failed connection) or on_close is dispatched. With WS_DISPATCH_QUEUED it
+// changes only inside ws_poll() or ws_close(); with WS_DISPATCH_IMMEDIATE a
+// callback reads the state of its own event. WS_STATE_CLOSED for NULL, for
+// a freed socket and for a socket inherited through fork().
 //
 // # Safety
 // `socket` must be NULL or come from ws_new().
@@ -532,15 +539,16 @@ ws_state ws_ready_state(const struct ws_socket *socket);
 // `socket` must be NULL or come from ws_new().
 const char *ws_url(const struct ws_socket *socket);
 
-// The subprotocol the server selected: "" before open and when none was
-// selected. Borrowed from the socket: valid until ws_free(). "" for NULL,
+// The subprotocol the server selected: "" until on_open has been
+// dispatched (see ws_ready_state()) and when none was selected. Borrowed from the socket: valid until ws_free(). "" for NULL,
 // for a freed socket and for a socket inherited through fork().
 //
 // # Safety
 // `socket` must be NULL or come from ws_new().
 const char *ws_protocol(const struct ws_socket *socket);
 
-// The negotiated extensions: "" before open (and, in this version, always).
+// The negotiated extensions: "" until on_open has been dispatched (and, in
+// this version, always).
 // Borrowed from the socket: valid until ws_free(). "" for NULL, for a freed
 // socket and for a socket inherited through fork().
 //

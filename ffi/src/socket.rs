@@ -386,8 +386,15 @@ pub unsafe extern "C" fn ws_close(socket: *mut ws_socket, code: u16, reason: *co
     })
 }
 
-/// The socket's readyState. WS_STATE_CLOSED for NULL, for a freed socket
-/// and for a socket inherited through fork().
+/// The socket's readyState, as the application has been told it (as in the
+/// browser, which changes it in the task that fires the event): OPEN once
+/// on_open has been dispatched; CLOSING at once when ws_close() is called,
+/// or, when the server starts the closing handshake, once every message
+/// that came before its Close has been dispatched; CLOSED when on_error (a
+/// failed connection) or on_close is dispatched. With WS_DISPATCH_QUEUED it
+/// changes only inside ws_poll() or ws_close(); with WS_DISPATCH_IMMEDIATE a
+/// callback reads the state of its own event. WS_STATE_CLOSED for NULL, for
+/// a freed socket and for a socket inherited through fork().
 ///
 /// # Safety
 /// `socket` must be NULL or come from ws_new().
@@ -423,8 +430,8 @@ fn cached(cell: &OnceLock<CString>, value: &str) -> *const c_char {
     cell.get_or_init(|| CString::new(value).unwrap_or_default()).as_ptr()
 }
 
-/// The subprotocol the server selected: "" before open and when none was
-/// selected. Borrowed from the socket: valid until ws_free(). "" for NULL,
+/// The subprotocol the server selected: "" until on_open has been
+/// dispatched (see ws_ready_state()) and when none was selected. Borrowed from the socket: valid until ws_free(). "" for NULL,
 /// for a freed socket and for a socket inherited through fork().
 ///
 /// # Safety
@@ -440,7 +447,8 @@ pub unsafe extern "C" fn ws_protocol(socket: *const ws_socket) -> *const c_char 
     })
 }
 
-/// The negotiated extensions: "" before open (and, in this version, always).
+/// The negotiated extensions: "" until on_open has been dispatched (and, in
+/// this version, always).
 /// Borrowed from the socket: valid until ws_free(). "" for NULL, for a freed
 /// socket and for a socket inherited through fork().
 ///
