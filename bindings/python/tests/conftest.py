@@ -13,7 +13,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
@@ -81,33 +81,24 @@ def _accept_key(request: bytes) -> bytes:
     raise AssertionError("no key")
 
 
-@pytest.fixture(scope="session")
-def instant_url() -> Iterator[str]:
-    """A raw server that sends the 101 response and a text message "first"
-    in one packet, as fast as it can, then answers the client's Close."""
+def _read_request(conn: socket.socket) -> Optional[bytes]:
+    """The client's opening request, or None if it hung up first."""
+    request = b""
+    while b"\r\n\r\n" not in request:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return None
+        request += chunk
+    return request
+
+
+def _raw_server(serve_one: Callable[[socket.socket], None]) -> Iterator[str]:
+    """Accepts connections on 127.0.0.1 (a free port) and serves each on a
+    thread of its own; yields the URL, then stops listening."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(128)
     port = listener.getsockname()[1]
-
-    def serve_one(conn: socket.socket) -> None:
-        with conn:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                request += chunk
-            conn.sendall(
-                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                b"Sec-WebSocket-Accept: " + _accept_key(request) + b"\r\n\r\n\x81\x05first"
-            )
-            conn.settimeout(10)
-            try:
-                if conn.recv(4096):
-                    conn.sendall(b"\x88\x02\x03\xe8")
-            except OSError:
-                pass
 
     def accept_loop() -> None:
         while True:
@@ -123,24 +114,41 @@ def instant_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def instant_url() -> Iterator[str]:
+    """A raw server that sends the 101 response and a text message "first"
+    in one packet, as fast as it can, then answers the client's Close."""
+
+    def serve_one(conn: socket.socket) -> None:
+        with conn:
+            request = _read_request(conn)
+            if request is None:
+                return
+            conn.sendall(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Accept: " + _accept_key(request) + b"\r\n\r\n\x81\x05first"
+            )
+            conn.settimeout(10)
+            try:
+                if conn.recv(4096):
+                    conn.sendall(b"\x88\x02\x03\xe8")
+            except OSError:
+                pass
+
+    yield from _raw_server(serve_one)
+
+
+@pytest.fixture(scope="session")
 def closing_url() -> Iterator[str]:
     """A raw server that sends the 101 response, a text message "first" and
     its Close frame (1000, "bye") in one packet, reads the client's Close,
     then keeps TCP open for 0.6 s before closing it: the client's close
     event comes 0.6 s after everything else."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
-    port = listener.getsockname()[1]
 
     def serve_one(conn: socket.socket) -> None:
         with conn:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                request += chunk
+            request = _read_request(conn)
+            if request is None:
+                return
             conn.sendall(
                 b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 b"Sec-WebSocket-Accept: " + _accept_key(request) + b"\r\n\r\n"
@@ -153,17 +161,7 @@ def closing_url() -> Iterator[str]:
                 pass
             time.sleep(0.6)
 
-    def accept_loop() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=serve_one, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=accept_loop, daemon=True).start()
-    yield f"ws://127.0.0.1:{port}/"
-    listener.close()
+    yield from _raw_server(serve_one)
 
 
 def _binary_frame(size: int) -> bytes:
@@ -178,19 +176,12 @@ def flood_url() -> Iterator[str]:
     """A hostile raw server: after the handshake it sends binary messages of
     the size given by the path (``/256``) as fast as the kernel takes them,
     for ever, and never reads. Only TCP flow control slows it down."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
-    port = listener.getsockname()[1]
 
     def serve_one(conn: socket.socket) -> None:
         with conn:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                request += chunk
+            request = _read_request(conn)
+            if request is None:
+                return
             path = request.split(b" ", 2)[1].decode()
             size = int(path.strip("/") or "256")
             frame = _binary_frame(size)
@@ -205,17 +196,7 @@ def flood_url() -> Iterator[str]:
             except OSError:
                 return
 
-    def accept_loop() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=serve_one, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=accept_loop, daemon=True).start()
-    yield f"ws://127.0.0.1:{port}/"
-    listener.close()
+    yield from _raw_server(serve_one)
 
 
 @pytest.fixture

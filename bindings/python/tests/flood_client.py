@@ -19,18 +19,11 @@ import time
 from typing import Any, Dict
 
 import wsnative
+from helpers import rss_kib
 
 
 # Growth at which the client stops at once: far above any bound tested.
 GIVE_UP_KIB = 512 * 1024
-
-
-def rss_kib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 class Consumer:

@@ -13,16 +13,9 @@ import threading
 import pytest
 
 import wsnative
+from helpers import rss_kib
 
 CYCLES = 10_000
-
-
-def rss_kib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def handler_cycle(url: str) -> None:
