@@ -288,13 +288,17 @@ pub unsafe extern "C" fn ws_options_set_dangerously_accept_invalid_certificates(
     })
 }
 
-/// With WS_DISPATCH_QUEUED: while the socket's queue holds `bytes` of
-/// message data not yet dispatched by ws_poll(), the library stops reading
-/// from the network, so a server that sends faster than the application
-/// polls is held back by TCP flow control instead of filling memory. 0 means
-/// no limit. Default 64 MiB. A single message larger than the limit is still
-/// delivered. After ws_close() the limit no longer applies (queued messages
-/// are then dropped anyway).
+/// With WS_DISPATCH_QUEUED: while the events waiting in the socket's queue
+/// (not yet dispatched by ws_poll()) cost `bytes` or more, the library stops
+/// reading from the network, so a server that sends faster than the
+/// application polls is held back by TCP flow control instead of filling
+/// memory. Each event counts at its real cost: its payload (message bytes,
+/// error text, close reason) plus 96 bytes, so a storm of empty messages is
+/// bounded too. 0 means no limit. Default 64 MiB. A single message larger
+/// than the limit is still delivered. After ws_close() the limit no longer
+/// applies (queued messages are then dropped anyway). Pongs never pile up
+/// either way: only the answer to the most recent ping waits for a server
+/// that does not read (RFC 6455 5.5.3).
 ///
 /// # Safety
 /// `options` must be NULL or a live options object.
