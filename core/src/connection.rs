@@ -107,6 +107,12 @@ impl Drop for Emitter {
     }
 }
 
+/// A yield that lets the runtime's I/O driver run before the task goes on
+/// (tokio wakes a yielded task only after polling the driver).
+fn reactor_turn() -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(tokio::task::yield_now())
+}
+
 /// Where a connection's events go.
 pub(crate) struct Delivery {
     pub(crate) handler: EventHandler,
@@ -147,7 +153,8 @@ pub(crate) async fn run(
                 // As in the browser, whose opening request is already on its
                 // way when close() takes effect: the server still sees the
                 // connection and the request, then TCP is dropped.
-                let _ = tokio::time::timeout(REQUEST_GRACE, connecting).await;
+                // Boxed: a timer inline would size every task for this rare path.
+                let _ = Box::pin(tokio::time::timeout(REQUEST_GRACE, connecting)).await;
             }
             return;
         }
@@ -156,11 +163,11 @@ pub(crate) async fn run(
     shared.set_state(ReadyState::Open);
     let handler_started = Instant::now();
     em.emit(Event::Open);
-    if handler_started.elapsed() >= SLOW_HANDLERS {
-        // See OpenConnection::poll: what arrived meanwhile comes first.
-        tokio::task::yield_now().await;
-    }
-    drive(ws, shared, cmds, options.close_timeout, flow, em).await
+    // See OpenConnection::poll: what arrived meanwhile comes first. (Not
+    // awaited here: a suspension point with the engine alive would size
+    // every task for both.)
+    let slow_open = handler_started.elapsed() >= SLOW_HANDLERS;
+    drive(ws, shared, cmds, options.close_timeout, flow, em, slow_open).await
 }
 
 /// Runs an open connection until it is closed, failed or dropped, and
@@ -172,6 +179,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     close_timeout: Duration,
     flow: Option<Arc<FlowControl>>,
     mut em: Emitter,
+    reactor_turn_first: bool,
 ) {
     let mut conn = OpenConnection {
         flow,
@@ -187,7 +195,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         timer: None,
         close_timeout,
         pending_close: None,
-        reactor_turn: None,
+        reactor_turn: reactor_turn_first.then(reactor_turn),
     };
     let end = poll_fn(|cx| conn.poll(cx, &mut em)).await;
     match end {
@@ -350,7 +358,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
             if handlers_started.is_some_and(|t| t.elapsed() >= SLOW_HANDLERS)
                 && self.shared.outgoing.is_pending()
             {
-                let mut turn: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(tokio::task::yield_now());
+                let mut turn = reactor_turn();
                 if turn.as_mut().poll(cx).is_pending() {
                     self.reactor_turn = Some(turn);
                     return Poll::Pending;
@@ -741,7 +749,7 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
         guarded.inspect_prefix(&mut leftover);
         let ws = engine(guarded, &leftover, 1 << 20).await;
         let em = Emitter { shared: Arc::clone(&shared), handler: Some(handler), immediate: false };
-        drive(ws, shared, rx, Duration::from_secs(5), None, em).await;
+        drive(ws, shared, rx, Duration::from_secs(5), None, em, false).await;
         drop(tx);
         server_task.abort();
     });
@@ -822,7 +830,7 @@ mod tests {
                     }
                 })
             };
-            let driving = tokio::spawn(drive(ws, shared, rx, Duration::from_secs(5), None, em));
+            let driving = tokio::spawn(drive(ws, shared, rx, Duration::from_secs(5), None, em, false));
             let pongs_written = flood.await.unwrap();
             sampler.abort();
             drop(tx);
