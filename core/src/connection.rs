@@ -195,6 +195,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         timer: None,
         close_timeout,
         pending_close: None,
+        peer_eof: false,
         reactor_turn: reactor_turn_first.then(reactor_turn),
     };
     let end = poll_fn(|cx| conn.poll(cx, &mut em)).await;
@@ -325,6 +326,9 @@ struct OpenConnection<S> {
     /// A Close frame to hand to tungstenite (ours, or the echo of the
     /// server's) once its write buffer has room.
     pending_close: Option<Option<CloseFrame>>,
+    /// The server ended TCP after its Close frame while our answer was
+    /// still to be written.
+    peer_eof: bool,
     /// A yield to the runtime's I/O driver in progress (see `poll`).
     reactor_turn: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     /// The budget of a queued socket: reading pauses while it is spent.
@@ -380,6 +384,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
             if let Err(end) = self.flush(cx) {
                 return Poll::Ready(end);
             }
+        }
+        if self.peer_eof && !self.must_flush && self.pending_close.is_none() {
+            return Poll::Ready(End::Clean);
         }
         if let Some(t) = self.timer.as_mut() {
             if t.as_mut().poll(cx).is_ready() {
@@ -591,11 +598,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
     /// guard's report of it) is no longer read: the stream itself is, for
     /// the end of TCP or for anything the server wrongly sends after Close.
     fn read_after_close(&mut self, cx: &mut Context<'_>) -> Read {
+        if self.peer_eof {
+            return Read::Blocked;
+        }
         let mut scratch = [0u8; 64];
         let mut rb = ReadBuf::new(&mut scratch);
         match Pin::new(self.ws.get_mut()).poll_read(cx, &mut rb) {
             Poll::Pending => Read::Blocked,
-            Poll::Ready(Ok(())) if rb.filled().is_empty() => Read::Ended(End::Clean),
+            Poll::Ready(Ok(())) if rb.filled().is_empty() => {
+                if self.pending_close.is_some() || self.must_flush {
+                    // The server closed its side; our answer still goes out
+                    // (see poll) before the connection ends.
+                    self.peer_eof = true;
+                    Read::Blocked
+                } else {
+                    Read::Ended(End::Clean)
+                }
+            }
             Poll::Ready(Ok(())) => Read::Ended(End::Failed(Violation {
                 code: 1002,
                 message: "the server sent data after its Close frame".into(),
