@@ -103,7 +103,14 @@ impl Socket {
             return Dispatched::Freed;
         }
         let Some(ev) = next() else { return Dispatched::Empty };
-        let delivered = !queued || self.core().deliver(&ev);
+        let delivered = if queued {
+            self.core().deliver(&ev)
+        } else {
+            // The core moved the state before calling; checked again here,
+            // right before the callback: a message must not start after a
+            // ws_close() on another thread has returned.
+            !(matches!(ev, Event::Message(_)) && self.core().close_requested())
+        };
         if delivered {
             DISPATCHING.with(|d| d.borrow_mut().push(self.handle));
             let _pop = PopDispatching;
