@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import wsnative
@@ -81,25 +82,31 @@ def _connect_in_child(url: str, results: "multiprocessing.Queue[str]") -> None:
         results.put(f"{type(e).__name__}: {e}")
 
 
+def _in_forked_child(target: Any, url: str) -> str:
+    """Runs target(url, results) in a forked child (killed after 30 s) and
+    returns what it reported; the child must exit with 0."""
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    child = ctx.Process(target=target, args=(url, results))
+    child.start()
+    child.join(timeout=30)
+    if child.is_alive():
+        child.kill()
+        child.join(5)
+        pytest.fail("the forked child did not finish within 30 s")
+    assert child.exitcode == 0
+    return str(results.get(timeout=5))
+
+
 # Python 3.12+ warns about fork() in a process with threads (the runtime's).
 @pytest.mark.filterwarnings("ignore:.*multi-threaded.*fork:DeprecationWarning")
 def test_connect_in_forked_child(ws_url: str) -> None:
     """fork() after the runtime started: connect() in the child opens (it
     used to block for ever), and the parent's connection is untouched."""
-    ctx = multiprocessing.get_context("fork")
     with wsnative.connect(ws_url + "/") as parent:
         parent.send("before")
         assert parent.recv(timeout=5) == "before"
-        results = ctx.Queue()
-        child = ctx.Process(target=_connect_in_child, args=(ws_url + "/", results))
-        child.start()
-        child.join(timeout=30)
-        if child.is_alive():
-            child.kill()
-            child.join(5)
-            pytest.fail("connect() in the forked child did not finish within 30 s")
-        assert results.get(timeout=5) == "echo 'from the child'"
-        assert child.exitcode == 0
+        assert _in_forked_child(_connect_in_child, ws_url + "/") == "echo 'from the child'"
         parent.send("after")
         assert parent.recv(timeout=5) == "after"
 
@@ -123,20 +130,10 @@ def _handlers_in_child(url: str, results: "multiprocessing.Queue[str]") -> None:
 def test_thread_dispatch_in_forked_child(ws_url: str) -> None:
     """The parent's dispatcher thread does not exist in a forked child: the
     child's dispatch="thread" socket gets a dispatcher of its own."""
-    ctx = multiprocessing.get_context("fork")
     opened = __import__("threading").Event()
     parent = wsnative.WebSocket(ws_url + "/", onopen=lambda ev: opened.set())
     assert opened.wait(5)  # the parent's dispatcher thread runs
-    results = ctx.Queue()
-    child = ctx.Process(target=_handlers_in_child, args=(ws_url + "/", results))
-    child.start()
-    child.join(timeout=30)
-    if child.is_alive():
-        child.kill()
-        child.join(5)
-        pytest.fail("the forked child did not finish within 30 s")
-    assert results.get(timeout=5) == "echo \"from the child's handler\""
-    assert child.exitcode == 0
+    assert _in_forked_child(_handlers_in_child, ws_url + "/") == "echo \"from the child's handler\""
     parent.close()
 
 
