@@ -103,6 +103,15 @@ runs. Every blocking call releases the GIL and answers Ctrl-C within about
 50 ms. At interpreter exit (``atexit``) wsnative closes open sockets (1001,
 at most about a second), runs the close handlers still pending, then stops
 its threads; a handler that never returns is abandoned after one second.
+
+fork(): a child process forked after wsnative started (``os.fork()``,
+``multiprocessing`` with the fork start method) gets fresh library threads
+of its own on its first ``WebSocket``, ``connect()`` or ``connect_async()``,
+which then work as in any process (``dispatch="thread"`` sockets get their
+own dispatcher thread). Sockets inherited from the parent are inert in the
+child: they fire no event there and nothing they are asked to do reaches the
+network (a ``recv()`` without a timeout on one would wait for ever); the
+parent's connections are untouched. Create new sockets in the child.
 """
 
 from types import TracebackType
