@@ -109,7 +109,8 @@ fork(): a child process forked after wsnative started (``os.fork()``,
 of its own on its first ``WebSocket``, ``connect()`` or ``connect_async()``,
 which then work as in any process (``dispatch="thread"`` sockets get their
 own dispatcher thread). Sockets inherited from the parent are inert in the
-child: they fire no event there and nothing they are asked to do reaches the
+child: nothing new arrives for them there (events already queued before the
+fork may still be dispatched) and nothing they are asked to do reaches the
 network (a ``recv()`` without a timeout on one would wait for ever); the
 parent's connections are untouched. Create new sockets in the child.
 """
