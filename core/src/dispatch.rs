@@ -151,21 +151,11 @@ impl EventQueue {
     /// Moves every waiting event to the end of `out` at once (one lock for
     /// a whole batch), waiting at most `timeout` for the first one: a few
     /// yields of the CPU first, then sleep. True if any event was taken.
-    /// The events' cost is released here: a consumer that takes a batch
-    /// holds it outside the budget, so it should take batches only as it
-    /// consumes them.
+    /// The events taken stay charged to [`EventQueue::flow`] until the
+    /// consumer releases their cost ([`crate::flow::cost`]) as the
+    /// application gets them, so a batch held by a reader still counts
+    /// against the limit.
     pub fn take_batch(&self, out: &mut Vec<Event>, timeout: Option<Duration>) -> bool {
-        let start = out.len();
-        let taken = self.take_batch_charged(out, timeout);
-        self.flow.release(out[start..].iter().map(cost).sum());
-        taken
-    }
-
-    /// [`EventQueue::take_batch`] without the release: the events taken stay
-    /// charged to [`EventQueue::flow`] until the consumer releases their
-    /// cost ([`crate::flow::cost`]) as the application gets them, so a batch
-    /// held by a reader still counts against the limit.
-    pub fn take_batch_charged(&self, out: &mut Vec<Event>, timeout: Option<Duration>) -> bool {
         if timeout.is_some() {
             for _ in 0..SPINS {
                 if self.nonempty.load(Ordering::Acquire) {
@@ -226,14 +216,17 @@ mod tests {
         assert_eq!(q.queued_bytes(), 3 * crate::flow::EVENT_OVERHEAD + 16);
         q.pop(None);
         assert_eq!(q.queued_bytes(), 2 * crate::flow::EVENT_OVERHEAD + 16);
+        // A batch taken stays charged until the consumer releases it.
         let mut out = Vec::new();
         assert!(q.take_batch(&mut out, None));
         assert_eq!(out.len(), 2);
+        assert_eq!(q.queued_bytes(), 2 * crate::flow::EVENT_OVERHEAD + 16);
+        q.flow().release(out.iter().map(cost).sum());
         assert_eq!(q.queued_bytes(), 0);
         assert!(!q.take_batch(&mut out, Some(Duration::from_millis(1))));
         q.push(msg(8));
         out.clear();
-        assert!(q.take_batch_charged(&mut out, None));
+        assert!(q.take_batch(&mut out, None));
         assert_eq!(q.queued_bytes(), crate::flow::EVENT_OVERHEAD + 8);
         q.flow().release(cost(&out[0]));
         assert_eq!(q.queued_bytes(), 0);

@@ -90,7 +90,7 @@ impl WebSocket {
         options: Options,
         queue: &Arc<EventQueue>,
     ) -> Result<WebSocket, Error> {
-        queue.flow().set_limit(options.max_queued_bytes);
+        queue.set_limit(options.max_queued_bytes);
         Self::start(url, protocols, options, queue.handler(), Some(Arc::clone(queue.flow())), false)
     }
 

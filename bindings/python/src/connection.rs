@@ -136,7 +136,7 @@ impl Connection {
             ready.flag.store(false, Ordering::SeqCst);
         }
         let mut batch = r.spare();
-        self.queue.take_batch_charged(&mut batch, None);
+        self.queue.take_batch(&mut batch, None);
         r.local = VecDeque::from(batch);
         self.pop_local(r)
     }
@@ -198,7 +198,7 @@ impl Connection {
         };
         let got = wait::wait_for(py, timeout, |slice| {
             let mut batch = std::mem::take(&mut spare);
-            if queue.take_batch_charged(&mut batch, Some(slice)) {
+            if queue.take_batch(&mut batch, Some(slice)) {
                 Some(batch)
             } else {
                 spare = batch;
