@@ -81,6 +81,14 @@ def _accept_key(request: bytes) -> bytes:
     raise AssertionError("no key")
 
 
+def _switching_protocols(request: bytes) -> bytes:
+    """The 101 response head that accepts `request`."""
+    return (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: " + _accept_key(request) + b"\r\n\r\n"
+    )
+
+
 def _read_request(conn: socket.socket) -> Optional[bytes]:
     """The client's opening request, or None if it hung up first."""
     request = b""
@@ -123,10 +131,7 @@ def instant_url() -> Iterator[str]:
             request = _read_request(conn)
             if request is None:
                 return
-            conn.sendall(
-                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                b"Sec-WebSocket-Accept: " + _accept_key(request) + b"\r\n\r\n\x81\x05first"
-            )
+            conn.sendall(_switching_protocols(request) + b"\x81\x05first")
             conn.settimeout(10)
             try:
                 if conn.recv(4096):
@@ -149,11 +154,7 @@ def closing_url() -> Iterator[str]:
             request = _read_request(conn)
             if request is None:
                 return
-            conn.sendall(
-                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                b"Sec-WebSocket-Accept: " + _accept_key(request) + b"\r\n\r\n"
-                b"\x81\x05first\x88\x05\x03\xe8bye"
-            )
+            conn.sendall(_switching_protocols(request) + b"\x81\x05first\x88\x05\x03\xe8bye")
             conn.settimeout(10)
             try:
                 conn.recv(4096)
@@ -187,10 +188,7 @@ def flood_url() -> Iterator[str]:
             frame = _binary_frame(size)
             burst = frame * max(1, (256 * 1024) // len(frame))
             try:
-                conn.sendall(
-                    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                    b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + _accept_key(request) + b"\r\n\r\n"
-                )
+                conn.sendall(_switching_protocols(request))
                 while True:
                     conn.sendall(burst)
             except OSError:
