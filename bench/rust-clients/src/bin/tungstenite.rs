@@ -1,25 +1,28 @@
 //! The native Rust reference: tokio-tungstenite on a current-thread tokio
 //! runtime, batched writes (`SinkExt::feed` for every message, one `flush`).
+//! `wss://` through tokio-rustls (ring), trusting the `--ca` file only.
+//! tokio-tungstenite has no permessage-deflate: W2z and W3z run
+//! uncompressed (the server's trailer says so).
 
 use bytes::Bytes;
 use futures_util::future::join_all;
 use futures_util::{SinkExt, StreamExt};
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 use wsnative_bench_clients::{
-    fail, latency_stats, report, rss_kib, w1_text, w2_seq, w4_check, w4_payloads, Args,
+    check_zcount, connect_stream, fail, json_pool, latency_stats, report, report_with, rss_kib, tls_for,
+    w1_text, w4_check, w4_payloads, Args, Stream, Tally,
 };
 
-type Ws = WebSocketStream<TcpStream>;
+type Ws = WebSocketStream<Stream>;
 
-async fn connect(args: &Args) -> Result<Ws, String> {
-    let tcp = TcpStream::connect(args.host_port()).await.map_err(|e| format!("connect: {e}"))?;
-    tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+async fn connect(args: &Args, tls: Option<&TlsConnector>) -> Result<Ws, String> {
+    let stream = connect_stream(args, tls).await?;
     let config = WebSocketConfig::default().max_message_size(Some(128 << 20)).max_frame_size(Some(128 << 20));
-    let (ws, _) = tokio_tungstenite::client_async_with_config(args.url.as_str(), tcp, Some(config))
+    let (ws, _) = tokio_tungstenite::client_async_with_config(args.url.as_str(), stream, Some(config))
         .await
         .map_err(|e| format!("handshake: {e}"))?;
     Ok(ws)
@@ -36,8 +39,8 @@ async fn next(ws: &mut Ws) -> Result<Message, String> {
     }
 }
 
-async fn w1(args: &Args) -> Result<(), String> {
-    let mut ws = connect(args).await?;
+async fn w1(args: &Args, tls: Option<&TlsConnector>) -> Result<(), String> {
+    let mut ws = connect(args, tls).await?;
     let mut samples = Vec::with_capacity(args.n as usize);
     for i in 0..args.warmup + args.n {
         let text = w1_text(i);
@@ -57,32 +60,38 @@ async fn w1(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-async fn w2(args: &Args) -> Result<(), String> {
+/// W2 and W2z: counts `n` messages (binary for W2, text for W2z), reading
+/// each one's first and last byte, then checks the server's trailer.
+async fn w2(args: &Args, tls: Option<&TlsConnector>) -> Result<(), String> {
+    let text = args.workload == "W2z";
     let t0 = Instant::now();
-    let mut ws = connect(args).await?;
-    let (mut count, mut bytes, mut last) = (0u64, 0u64, u64::MAX);
-    while count < args.n {
+    let mut ws = connect(args, tls).await?;
+    let mut tally = Tally::default();
+    while tally.count < args.n {
         match next(&mut ws).await? {
-            Message::Binary(b) => {
-                count += 1;
-                bytes += b.len() as u64;
-                if count == args.n {
-                    last = w2_seq(&b);
-                }
+            Message::Binary(b) if !text => tally.add(&b),
+            Message::Text(t) if text => tally.add(t.as_bytes()),
+            other => {
+                return Err(format!("{}: unexpected {other:?} after {} messages", args.workload, tally.count))
             }
-            other => return Err(format!("W2: unexpected {other:?} after {count} messages")),
         }
     }
     let secs = t0.elapsed().as_secs_f64();
-    if bytes != args.n * args.size as u64 || last != args.n - 1 {
-        return Err(format!("W2: got {bytes} bytes, last sequence {last}"));
-    }
-    report("W2", &[("n", args.n as f64), ("seconds", secs), ("msgs_per_s", args.n as f64 / secs)]);
+    let trailer = match next(&mut ws).await? {
+        Message::Text(t) => t.to_string(),
+        other => return Err(format!("{}: unexpected {other:?} instead of the trailer", args.workload)),
+    };
+    tally.verify(&trailer)?;
+    report_with(
+        &args.workload,
+        &[("n", args.n as f64), ("seconds", secs), ("msgs_per_s", args.n as f64 / secs)],
+        &[("trailer", &trailer)],
+    );
     Ok(())
 }
 
-async fn w3(args: &Args) -> Result<(), String> {
-    let mut ws = connect(args).await?;
+async fn w3(args: &Args, tls: Option<&TlsConnector>) -> Result<(), String> {
+    let mut ws = connect(args, tls).await?;
     let payload = Bytes::from(vec![0xA5u8; args.size]);
     let t0 = Instant::now();
     for _ in 0..args.n {
@@ -102,9 +111,32 @@ async fn w3(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-async fn w4(args: &Args) -> Result<(), String> {
+/// W3z: sends `n` JSON texts (the pool in turn), batched like W3.
+async fn w3z(args: &Args, tls: Option<&TlsConnector>) -> Result<(), String> {
+    let pool: Vec<Utf8Bytes> = json_pool().into_iter().map(Utf8Bytes::from).collect();
+    let mut ws = connect(args, tls).await?;
+    let t0 = Instant::now();
+    for i in 0..args.n {
+        ws.feed(Message::Text(pool[(i % 4096) as usize].clone())).await.map_err(|e| e.to_string())?;
+    }
+    ws.flush().await.map_err(|e| e.to_string())?;
+    let reply = match next(&mut ws).await? {
+        Message::Text(t) => t.to_string(),
+        other => return Err(format!("W3z: unexpected {other:?}")),
+    };
+    let secs = t0.elapsed().as_secs_f64();
+    check_zcount(&reply, args.n)?;
+    report_with(
+        "W3z",
+        &[("n", args.n as f64), ("seconds", secs), ("msgs_per_s", args.n as f64 / secs)],
+        &[("reply", &reply)],
+    );
+    Ok(())
+}
+
+async fn w4(args: &Args, tls: Option<&TlsConnector>) -> Result<(), String> {
     let payloads: Vec<Bytes> = w4_payloads(args.size).into_iter().map(Bytes::from).collect();
-    let mut ws = connect(args).await?;
+    let mut ws = connect(args, tls).await?;
     let t0 = Instant::now();
     for i in 0..args.n {
         ws.send(Message::Binary(payloads[(i % 4) as usize].clone())).await.map_err(|e| e.to_string())?;
@@ -127,13 +159,13 @@ async fn echo_once(ws: &mut Ws, text: &str) -> Result<(), String> {
     }
 }
 
-async fn w5(args: &Args) -> Result<(), String> {
+async fn w5(args: &Args, tls: Option<&TlsConnector>) -> Result<(), String> {
     // A first connection warms up the runtime and allocator; not counted.
-    let mut warm = connect(args).await?;
+    let mut warm = connect(args, tls).await?;
     echo_once(&mut warm, &w1_text(0)).await?;
     let rss0 = rss_kib();
     let t0 = Instant::now();
-    let opened = join_all((0..args.n).map(|_| connect(args))).await;
+    let opened = join_all((0..args.n).map(|_| connect(args, tls))).await;
     let open_secs = t0.elapsed().as_secs_f64();
     let mut conns = opened.into_iter().collect::<Result<Vec<Ws>, String>>()?;
     // Every connection echoes one message, so each is proven to work.
@@ -159,12 +191,15 @@ fn main() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let res = rt.block_on(async {
         let work = async {
+            let tls = tls_for(&args)?;
+            let tls = tls.as_ref();
             match args.workload.as_str() {
-                "W1" => w1(&args).await,
-                "W2" => w2(&args).await,
-                "W3" => w3(&args).await,
-                "W4" => w4(&args).await,
-                _ => w5(&args).await,
+                "W1" => w1(&args, tls).await,
+                "W2" | "W2z" => w2(&args, tls).await,
+                "W3" => w3(&args, tls).await,
+                "W3z" => w3z(&args, tls).await,
+                "W4" => w4(&args, tls).await,
+                _ => w5(&args, tls).await,
             }
         };
         tokio::time::timeout(Duration::from_secs(300), work).await.unwrap_or_else(|_| Err("timed out".into()))
