@@ -12,9 +12,10 @@
 #include <time.h>
 
 typedef struct {
-    const char *workload;
-    const char *url;
-    const char *mode; /* wsnative: "immediate" or "queued" */
+    const char *workload; /* W1..W5, W2z, W3z */
+    const char *url;      /* ws:// or wss:// */
+    const char *mode;     /* wsnative: "immediate" or "queued" */
+    const char *ca;       /* --ca: the CA file to trust for wss:// */
     uint64_t n;
     size_t size;
     uint64_t warmup;
@@ -47,6 +48,7 @@ static bench_args bench_parse(int argc, char **argv) {
         else if (!strcmp(argv[i], "--size")) size = argv[i + 1];
         else if (!strcmp(argv[i], "--warmup")) warmup = argv[i + 1];
         else if (!strcmp(argv[i], "--mode")) a.mode = argv[i + 1];
+        else if (!strcmp(argv[i], "--ca")) a.ca = argv[i + 1];
     }
     if (!a.workload || !a.url) bench_fail("--workload and --url are required");
     bench_workload = a.workload;
@@ -54,6 +56,7 @@ static bench_args bench_parse(int argc, char **argv) {
     else if (!strcmp(a.workload, "W2") || !strcmp(a.workload, "W3")) { a.n = 1000000; a.size = 64; }
     else if (!strcmp(a.workload, "W4")) { a.n = 64; a.size = 16u << 20; }
     else if (!strcmp(a.workload, "W5")) { a.n = 2000; a.size = 32; }
+    else if (!strcmp(a.workload, "W2z") || !strcmp(a.workload, "W3z")) { a.n = 500000; a.size = 0; }
     else bench_fail("unknown workload");
     if (n) a.n = strtoull(n, NULL, 10);
     if (size) a.size = strtoull(size, NULL, 10);
@@ -89,11 +92,68 @@ static inline int w4_ok(uint64_t i, size_t size, const uint8_t *data, size_t len
     return len == size && data[0] == want && data[size / 2] == want && data[size - 1] == want;
 }
 
-/* The sequence number the server wrote into a W2 message. */
-static inline uint64_t w2_seq(const uint8_t *data, size_t len) {
-    uint64_t v = UINT64_MAX;
-    if (len >= 8) memcpy(&v, data, 8); /* little-endian host */
-    return v;
+/* What a client counts of the W2/W2z stream: every message's length and its
+ * first and last byte (read, as a program using the data would). */
+typedef struct {
+    uint64_t count, bytes, check;
+} tally;
+
+static inline void tally_add(tally *t, const uint8_t *data, size_t len) {
+    t->count++;
+    t->bytes += len;
+    if (len) t->check += (uint64_t)data[0] + data[len - 1];
+}
+
+/* Compares with the server's trailer "END <count> <bytes> <check> ...";
+ * fails the run if they differ. */
+static void tally_verify(const tally *t, const char *trailer) {
+    char want[96];
+    int k = snprintf(want, sizeof want, "END %" PRIu64 " %" PRIu64 " %" PRIu64, t->count, t->bytes, t->check);
+    if (strncmp(trailer, want, (size_t)k) || (trailer[k] != ' ' && trailer[k] != 0))
+        bench_fail("received '%s', the server sent '%s'", want, trailer);
+}
+
+/* The W3z reply "<count> <wire bytes> <compressed> <pmd>": checks the count. */
+static void check_zcount(const char *reply, uint64_t n) {
+    char want[32];
+    int k = snprintf(want, sizeof want, "%" PRIu64 " ", n);
+    if (strncmp(reply, want, (size_t)k)) bench_fail("W3z: server counted '%s', expected %" PRIu64, reply, n);
+}
+
+/* The JSON-like text message i of W2z and W3z (the server and every client
+ * build the same strings). Returns its length. */
+static int json_message(uint64_t i, char *out, size_t cap) {
+    static const char *const symbols[8] = {"AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "TSLA", "META", "NFLX"};
+    static const char *const venues[4] = {"XNAS", "XNYS", "ARCX", "BATS"};
+    static const char *const notes[4] = {"limit order from the web client", "rebalance of the model portfolio",
+                                         "manual order from the phone desk",
+                                         "algorithmic slice of a larger parent order"};
+    uint64_t px = 10000 + (i * 7919) % 90000;
+    return snprintf(out, cap,
+                    "{\"id\":%" PRIu64 ",\"type\":\"order\",\"symbol\":\"%s\",\"side\":\"%s\",\"price\":%" PRIu64
+                    ".%02" PRIu64 ",\"qty\":%" PRIu64 ",\"ts\":%" PRIu64 ",\"venue\":\"%s\",\"account\":\"ACC-%05" PRIu64
+                    "\",\"note\":\"%s\"}",
+                    i, symbols[i % 8], i % 3 == 0 ? "sell" : "buy", px / 100, px % 100, 1 + (i * 104729) % 5000,
+                    (uint64_t)1764460800000ull + i * 37, venues[(i / 8) % 4], (i * 31337) % 100000, notes[(i / 3) % 4]);
+}
+
+/* The 4,096 distinct messages W3z sends in turn (message i is pool[i % 4096]). */
+#define JSON_POOL 4096
+typedef struct {
+    char *text[JSON_POOL];
+    size_t len[JSON_POOL];
+} json_pool;
+
+static json_pool *json_pool_new(void) {
+    json_pool *p = malloc(sizeof *p);
+    char buf[512];
+    for (uint64_t i = 0; i < JSON_POOL; i++) {
+        int n = json_message(i, buf, sizeof buf);
+        p->text[i] = malloc((size_t)n + 1);
+        memcpy(p->text[i], buf, (size_t)n + 1);
+        p->len[i] = (size_t)n;
+    }
+    return p;
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -113,11 +173,25 @@ static void report_latency(uint64_t *ns, uint64_t n, const char *extra) {
     fflush(stdout);
 }
 
-static void report_rate(const char *workload, uint64_t n, uint64_t elapsed_ns) {
+/* `extra`: more JSON fields, starting with a comma, or NULL. */
+static void report_rate_extra(const char *workload, uint64_t n, uint64_t elapsed_ns, const char *extra) {
     double s = elapsed_ns / 1e9;
-    printf("{\"workload\":\"%s\",\"ok\":true,\"n\":%" PRIu64 ",\"seconds\":%.6f,\"msgs_per_s\":%.1f}\n", workload, n, s,
-           n / s);
+    printf("{\"workload\":\"%s\",\"ok\":true,\"n\":%" PRIu64 ",\"seconds\":%.6f,\"msgs_per_s\":%.1f%s}\n", workload, n,
+           s, n / s, extra ? extra : "");
     fflush(stdout);
+}
+
+static void report_rate(const char *workload, uint64_t n, uint64_t elapsed_ns) {
+    report_rate_extra(workload, n, elapsed_ns, NULL);
+}
+
+/* `,"name":"value"` with the value's quotes, backslashes and control
+ * characters replaced by spaces. */
+static void json_field(char *out, size_t cap, const char *name, const char *value) {
+    int k = snprintf(out, cap, ",\"%s\":\"%s\"", name, value);
+    if (k < 0) return;
+    for (char *p = out + strlen(name) + 5; *p && p[1]; p++)
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) *p = ' ';
 }
 
 static void report_big(uint64_t n, size_t size, uint64_t elapsed_ns) {

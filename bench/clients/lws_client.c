@@ -1,7 +1,14 @@
 /* libwebsockets (Debian's libwebsockets-dev) client for the same workloads.
  *
- * Usage: lws_client --workload W1..W5 --url ws://HOST:PORT/PATH [--n N]
- *                   [--size B] [--warmup N]
+ * Usage: lws_client --workload W1..W5|W2z|W3z --url ws[s]://HOST:PORT/PATH
+ *                   [--n N] [--size B] [--warmup N] [--ca FILE]
+ *
+ * wss:// (OpenSSL) trusts the --ca file (client_ssl_ca_filepath). W2z and
+ * W3z enable lws' permessage-deflate extension
+ * (lws_extension_callback_pm_deflate, offering
+ * "permessage-deflate; client_max_window_bits"); the other workloads offer
+ * no extension. W2/W2z read each message's first and last byte (a message
+ * may arrive in several RECEIVE callbacks).
  *
  * One lws context, one service loop on the main thread, everything done in
  * the protocol callback, as lws intends. lws masks client payloads in place
@@ -9,7 +16,8 @@
  * W4 the receive buffers are enlarged (64 KiB per connection, 256 KiB
  * service buffer); the defaults (4 KiB) are kept otherwise;
  * several messages are written per WRITEABLE callback while
- * lws_send_pipe_choked() says the socket takes more (W3). */
+ * lws_send_pipe_choked() says the socket takes more (W3); one per callback
+ * with permessage-deflate (W3z). */
 #include "common.h"
 
 #include <libwebsockets.h>
@@ -27,7 +35,11 @@ static void fail_now(const char *msg) {
 /* --- state --- */
 static uint64_t t0, t_end, sent_at;
 static uint64_t i_msg;        /* messages completed (W1, W4) */
-static uint64_t count, bytes, last_seq;
+static tally rx;                 /* W2, W2z */
+static uint64_t msg_len;         /* bytes of the message being received */
+static uint8_t msg_first, msg_last;
+static char trailer[256];
+static json_pool *pool;          /* W3z */
 static uint64_t *samples;
 static uint8_t *txbuf;        /* LWS_PRE + payload */
 static uint8_t *rxbuf;        /* W4 reassembly */
@@ -66,7 +78,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
         return -1;
 
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        if (!strcmp(w, "W1") || !strcmp(w, "W3")) {
+        if (!strcmp(w, "W1") || !strcmp(w, "W3") || !strcmp(w, "W3z")) {
             w1_text(0, w1_msg);
             sent_at = t0 = now_ns();
             want_write = 1;
@@ -103,6 +115,13 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
                 if (lws_send_pipe_choked(wsi)) break;
             }
             if (w3_sent < A.n) lws_callback_on_writable(wsi);
+        } else if (!strcmp(w, "W3z")) {
+            /* One lws_write() per WRITEABLE callback, as lws requires when
+             * an extension transforms the payload (several per callback
+             * leave compressed data unsent). */
+            uint64_t j = w3_sent % JSON_POOL;
+            if (write_payload(wsi, pool->text[j], pool->len[j], LWS_WRITE_TEXT)) return -1;
+            if (++w3_sent < A.n) lws_callback_on_writable(wsi);
         } else if (!strcmp(w, "W4")) {
             /* lws also signals WRITEABLE once it has drained a partial
              * write of its own: send only what was asked for. */
@@ -114,13 +133,33 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 
     case LWS_CALLBACK_CLIENT_RECEIVE: {
         int final = lws_is_final_fragment(wsi);
-        if (!strcmp(w, "W2")) {
-            bytes += len;
-            if (!lws_frame_is_binary(wsi)) fail_now("W2: text message");
-            if (final && ++count == A.n) {
-                t_end = now_ns();
-                last_seq = w2_seq(in, len);
-                finished = 1;
+        if (!strcmp(w, "W2") || !strcmp(w, "W2z")) {
+            const uint8_t *d = in;
+            if (rx.count == A.n) { /* the trailer */
+                if (msg_len + len >= sizeof trailer) {
+                    fail_now("W2: trailer too long");
+                    return -1;
+                }
+                memcpy(trailer + msg_len, in, len);
+                msg_len += len;
+                if (final) finished = 1;
+                break;
+            }
+            if (msg_len == 0 && lws_frame_is_binary(wsi) != !strcmp(w, "W2")) {
+                fail_now("W2: unexpected message type");
+                return -1;
+            }
+            if (len) {
+                if (msg_len == 0) msg_first = d[0];
+                msg_last = d[len - 1];
+            }
+            msg_len += len;
+            if (final) {
+                rx.count++;
+                rx.bytes += msg_len;
+                if (msg_len) rx.check += (uint64_t)msg_first + msg_last;
+                msg_len = 0;
+                if (rx.count == A.n) t_end = now_ns();
             }
         } else if (!strcmp(w, "W1")) {
             uint64_t t = now_ns();
@@ -137,7 +176,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
                 want_write = 1;
                 lws_callback_on_writable(wsi);
             }
-        } else if (!strcmp(w, "W3")) {
+        } else if (!strcmp(w, "W3") || !strcmp(w, "W3z")) {
             t_end = now_ns();
             if (len >= sizeof reply) len = sizeof reply - 1;
             memcpy(reply, in, len);
@@ -183,6 +222,12 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
     return 0;
 }
 
+static const struct lws_extension no_exts[] = {{NULL, NULL, NULL}};
+static const struct lws_extension deflate_exts[] = {
+    {"permessage-deflate", lws_extension_callback_pm_deflate, "permessage-deflate; client_max_window_bits"},
+    {NULL, NULL, NULL},
+};
+
 static struct lws_protocols protocols[] = {
     {"bench", cb, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
@@ -205,6 +250,7 @@ static struct lws *connect_one(struct conn *c) {
     i.protocol = NULL;
     i.local_protocol_name = "bench";
     i.userdata = c;
+    if (!strncmp(A.url, "wss://", 6)) i.ssl_connection = LCCSCF_USE_SSL;
     struct lws *wsi = lws_client_connect_via_info(&i);
     if (!wsi) bench_fail("lws_client_connect_via_info failed");
     if (c) c->wsi = wsi;
@@ -229,7 +275,8 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof path, "/%s", path_part);
 
     const char *w = A.workload;
-    int bulk = !strcmp(w, "W2") || !strcmp(w, "W4");
+    int bulk = !strcmp(w, "W2") || !strcmp(w, "W2z") || !strcmp(w, "W4");
+    int deflate = !strcmp(w, "W2z") || !strcmp(w, "W3z");
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -240,10 +287,15 @@ int main(int argc, char **argv) {
         info.pt_serv_buf_size = 256 * 1024;
     }
     info.fd_limit_per_thread = !strcmp(w, "W5") ? (unsigned)A.n + 64 : 256;
+    info.extensions = deflate ? deflate_exts : no_exts;
+    if (A.ca) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.client_ssl_ca_filepath = A.ca;
+    }
     ctx = lws_create_context(&info);
     if (!ctx) bench_fail("lws_create_context failed");
 
-    size_t bufsize = A.size > 64 ? A.size : 64;
+    size_t bufsize = A.size > 1024 ? A.size : 1024;
     txbuf = malloc(LWS_PRE + bufsize);
     rxbuf = malloc(bufsize);
     memset(w3_payload, 0xA5, sizeof w3_payload);
@@ -254,13 +306,22 @@ int main(int argc, char **argv) {
         connect_one(NULL);
         run_until_finished();
         report_latency(samples, A.n, NULL);
-    } else if (!strcmp(w, "W2")) {
+    } else if (!strcmp(w, "W2") || !strcmp(w, "W2z")) {
         t0 = now_ns();
         connect_one(NULL);
         run_until_finished();
-        if (bytes != A.n * A.size || last_seq != A.n - 1)
-            bench_fail("W2: %" PRIu64 " bytes, last sequence %" PRIu64, bytes, last_seq);
-        report_rate("W2", A.n, t_end - t0);
+        tally_verify(&rx, trailer);
+        char extra[300];
+        json_field(extra, sizeof extra, "trailer", trailer);
+        report_rate_extra(w, A.n, t_end - t0, extra);
+    } else if (!strcmp(w, "W3z")) {
+        pool = json_pool_new();
+        connect_one(NULL);
+        run_until_finished();
+        check_zcount(reply, A.n);
+        char extra[300];
+        json_field(extra, sizeof extra, "reply", reply);
+        report_rate_extra(w, A.n, t_end - t0, extra);
     } else if (!strcmp(w, "W3")) {
         connect_one(NULL);
         run_until_finished();

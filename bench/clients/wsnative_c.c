@@ -1,12 +1,16 @@
 /* wsnative through its C ABI (include/wsnative.h).
  *
- * Usage: wsnative_c --workload W1..W5 --url URL [--n N] [--size B]
- *                   [--warmup N] [--mode immediate|queued]
+ * Usage: wsnative_c --workload W1..W5|W2z|W3z --url URL [--n N] [--size B]
+ *                   [--warmup N] [--mode immediate|queued] [--ca FILE]
  *
  * Immediate dispatch (the default): callbacks run on the library's thread;
- * W1 and W4 chain the next send from on_message, W2 counts in on_message,
- * W3 sends from the main thread. `--mode queued` (W1 only): the main
- * thread runs the callbacks through ws_poll(). */
+ * W1 and W4 chain the next send from on_message, W2/W2z count in
+ * on_message (reading each message's first and last byte), W3/W3z send
+ * from the main thread. `--mode queued` (W1 only): the main thread runs the
+ * callbacks through ws_poll(). wss:// trusts the --ca file only
+ * (ws_options_set_ca_file, exclusive). Default options otherwise: whatever
+ * extensions the library offers by default (permessage-deflate is taken by
+ * the server on the W2z/W3z paths only). */
 #include "common.h"
 
 #include <pthread.h>
@@ -67,6 +71,8 @@ static ws_socket *open_socket(const char *url, ws_callbacks *cb, ws_dispatch mod
     ws_options *o = ws_options_new();
     ws_options_set_dispatch(o, mode);
     ws_options_set_max_message_size(o, 128u << 20);
+    if (A.ca && ws_options_set_ca_file(o, A.ca, true) != WS_RESULT_OK)
+        bench_fail("ws_options_set_ca_file: %s", ws_last_error());
     ws_socket *s = NULL;
     ws_result r = ws_new(url, NULL, 0, o, cb, &s);
     ws_options_free(o);
@@ -111,18 +117,25 @@ static void w1(bool queued) {
     ws_free(s);
 }
 
-/* --- W2: receive n binary messages, counted in on_message --- */
-static uint64_t w2_count, w2_bytes, w2_last, t_end;
+/* --- W2/W2z: receive n messages, counted in on_message, then the trailer --- */
+static tally w2_tally;
+static uint64_t t_end;
+static char trailer[256], extensions[256];
 
 static void w2_message(ws_socket *s, const uint8_t *data, size_t len, ws_message_type kind, void *ud) {
     (void)s, (void)ud;
-    if (kind != WS_MESSAGE_TYPE_BINARY) return fail_async("W2: text message");
-    w2_bytes += len;
-    if (++w2_count == A.n) {
-        t_end = now_ns();
-        w2_last = w2_seq(data, len);
-        set_flag(&done);
+    if (w2_tally.count < A.n) {
+        ws_message_type want = strcmp(A.workload, "W2z") ? WS_MESSAGE_TYPE_BINARY : WS_MESSAGE_TYPE_TEXT;
+        if (kind != want) return fail_async("W2: unexpected message type");
+        tally_add(&w2_tally, data, len);
+        if (w2_tally.count == A.n) t_end = now_ns();
+        return;
     }
+    if (kind != WS_MESSAGE_TYPE_TEXT || len >= sizeof trailer) return fail_async("W2: bad trailer");
+    memcpy(trailer, data, len);
+    trailer[len] = 0;
+    snprintf(extensions, sizeof extensions, "%s", ws_extensions(s));
+    set_flag(&done);
 }
 
 static void w2(void) {
@@ -130,9 +143,12 @@ static void w2(void) {
     uint64_t t0 = now_ns();
     ws_socket *s = open_socket(A.url, &cb, WS_DISPATCH_IMMEDIATE);
     wait_flag(&done);
-    if (w2_bytes != A.n * A.size || w2_last != A.n - 1)
-        bench_fail("W2: %" PRIu64 " bytes, last sequence %" PRIu64, w2_bytes, w2_last);
-    report_rate("W2", A.n, t_end - t0);
+    tally_verify(&w2_tally, trailer);
+    char extra[600], f2[300];
+    json_field(extra, sizeof extra, "trailer", trailer);
+    json_field(f2, sizeof f2, "extensions", extensions);
+    strncat(extra, f2, sizeof extra - strlen(extra) - 1);
+    report_rate_extra(A.workload, A.n, t_end - t0, extra);
     ws_free(s);
 }
 
@@ -152,10 +168,27 @@ static void w3_message(ws_socket *s, const uint8_t *data, size_t len, ws_message
     set_flag(&done);
 }
 
-static void w3(void) {
+static void w3(bool z) {
     ws_callbacks cb = {.on_open = w3_open, .on_message = w3_message, .on_error = on_error, .on_close = on_close};
     ws_socket *s = open_socket(A.url, &cb, WS_DISPATCH_IMMEDIATE);
     wait_flag(&opened);
+    if (z) {
+        /* W3z: the JSON texts in turn. */
+        json_pool *pool = json_pool_new();
+        uint64_t t0 = now_ns();
+        for (uint64_t i = 0; i < A.n; i++)
+            if (ws_send_text(s, pool->text[i % JSON_POOL], pool->len[i % JSON_POOL]) != WS_RESULT_OK)
+                bench_fail("W3z: send failed: %s", ws_last_error());
+        wait_flag(&done);
+        check_zcount(w3_reply, A.n);
+        char extra[600], f2[300];
+        json_field(extra, sizeof extra, "reply", w3_reply);
+        json_field(f2, sizeof f2, "extensions", ws_extensions(s));
+        strncat(extra, f2, sizeof extra - strlen(extra) - 1);
+        report_rate_extra("W3z", A.n, t_end - t0, extra);
+        ws_free(s);
+        return;
+    }
     uint8_t *payload = malloc(A.size);
     memset(payload, 0xA5, A.size);
     uint64_t t0 = now_ns();
@@ -251,8 +284,8 @@ int main(int argc, char **argv) {
     A = bench_parse(argc, argv);
     const char *w = A.workload;
     if (!strcmp(w, "W1")) w1(!strcmp(A.mode, "queued"));
-    else if (!strcmp(w, "W2")) w2();
-    else if (!strcmp(w, "W3")) w3();
+    else if (!strcmp(w, "W2") || !strcmp(w, "W2z")) w2();
+    else if (!strcmp(w, "W3") || !strcmp(w, "W3z")) w3(!strcmp(w, "W3z"));
     else if (!strcmp(w, "W4")) w4();
     else w5();
     return 0;
