@@ -31,31 +31,16 @@ import tempfile
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from differential import GUID, chromium_command, close_frame, frame  # noqa: E402
-
-TAIL = b"\x00\x00\xff\xff"
-
-
-def deflate(data, comp=None, strip=True):
-    """One message compressed as RFC 7692 7.2.1 says: sync flush, the 4-byte
-    tail removed. `comp` keeps the context (takeover) across messages."""
-    c = comp or zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
-    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
-    assert out.endswith(TAIL)
-    return out[:-4] if strip else out
-
-
-def deflate_final(data):
-    """Compressed with a final block (Z_FINISH): no sync-flush tail."""
-    c = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
-    return c.compress(data) + c.flush(zlib.Z_FINISH)
-
+import differential  # noqa: E402
+from differential import (TAIL, GUID, chromium_command, close_frame, deflate, deflate_final, frame,  # noqa: E402
+                          read_full_frame)
 
 PMD = "permessage-deflate"
 # Random letters repeated at a distance: FAR300's second half refers 300
 # bytes back (beyond a 256-byte window), FAR700's 700 (beyond 512), FAR1500's
-# 1500 (beyond 1024): which window a compressor used shows in which fresh
-# inflaters (wbits 8, 9, 10) accept its output.
+# 1500 (beyond 1024): which window a compressor used shows in which
+# inflaters (window bits 8-15, context kept, inflate_chunked) accept its
+# output.
 _RND = random.Random(7)
 FAR300, FAR700, FAR1500 = ("".join(_RND.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(n)) * 2
                            for n in (300, 700, 1500))
@@ -128,7 +113,12 @@ for name in ["c-text", "c-binary", "c-takeover", "c-fragmented", "c-mixed", "c-r
              "c-bfinal-then-more", "c-empty", "c-empty-00", "c-empty-raw", "c-fragmented-empty-first",
              "c-utf8-split", "c-large", "c-takeover-after-no-takeover", "c-good-then-bad",
              "c-good-then-bad-apart", "c-bfinal-then-more-apart", "c-bfinal-then-plain-apart",
-             "c-good-then-rsv1-cont", "c-good-then-bad-utf8", "c-good-then-bad-utf8-apart"]:
+             "c-good-then-rsv1-cont", "c-good-then-bad-utf8", "c-good-then-bad-utf8-apart",
+             "c-deflated-final-plain", "c-tail-kept-then-plain-then-more-apart",
+             "c-empty-raw-then-more-apart", "c-empty-00-then-more",
+             "c-tail-kept-then-more-apart", "c-tail-kept-twice-apart", "c-tail-kept-ctx-then-more-apart",
+             "c-deflated-then-final-apart", "c-deflated-then-final",
+             "c-tail-kept-then-final-apart", "c-tail-kept-then-final", "c-final-then-plain-apart"]:
     CASES[name] = {"ext": [PMD], "frames": name}
 CASES["c-no-takeover"] = {"ext": [f"{PMD}; server_no_context_takeover"], "frames": "c-no-takeover"}
 CASES["c-no-takeover-violated"] = {"ext": [f"{PMD}; server_no_context_takeover"], "frames": "c-takeover"}
@@ -142,6 +132,11 @@ CASES["c-window-9-far700-big"] = {"ext": [f"{PMD}; server_max_window_bits=9"], "
 CASES["c-window-8-far300-big"] = {"ext": [f"{PMD}; server_max_window_bits=8"], "frames": "c-big300"}
 CASES["c-window-10-far1500-big"] = {"ext": [f"{PMD}; server_max_window_bits=10"], "frames": "c-big1500"}
 CASES["c-window-15-far1500-big"] = {"ext": [PMD], "frames": "c-big1500"}
+# The deflate scenarios of differential.py, played to Chromium: "diff-NAME".
+for _n, _d in differential.DEFLATE.items():
+    if _d["frames"]:
+        CASES[f"diff-{_n}"] = {"ext": _d["ext"], "frames": f"diff-{_d['frames']}",
+                               "sends": [["text", t] for t in _d.get("sends", [])]}
 CASES["rsv1-no-deflate"] = {"ext": None, "frames": "rsv1-text"}
 CASES["rsv2-with-deflate"] = {"ext": [PMD], "frames": "rsv2"}
 CASES["rsv1-binary-no-deflate"] = {"ext": None, "frames": "rsv1-binary"}
@@ -230,6 +225,40 @@ def frames_for(kind):
         return frame(1, deflate(b"good"), rsv1=True) + frame(1, deflate(b"ok\xff"), rsv1=True)
     if kind == "c-good-then-bad-utf8-apart":
         return [frame(1, deflate(b"good"), rsv1=True), frame(1, deflate(b"ok\xff"), rsv1=True)]
+    if kind.startswith("diff-"):
+        # A scenario's frames as differential.py writes them.
+        return differential.deflate_frames(kind[5:])
+    if kind == "c-empty-raw-then-more-apart":
+        return [frame(1, b"", rsv1=True), frame(1, deflate(b"next"), rsv1=True)]
+    if kind == "c-empty-00-then-more":
+        return frame(1, b"\x00", rsv1=True) + frame(1, deflate(b"next"), rsv1=True)
+    if kind == "c-deflated-final-plain":
+        return (frame(1, deflate(b"first"), rsv1=True) + frame(1, deflate_final(b"final block"), rsv1=True)
+                + frame(1, b"plain after"))
+    if kind == "c-tail-kept-then-plain-then-more-apart":
+        return [frame(1, deflate(b"tail kept", strip=False), rsv1=True) + frame(1, b"plain after"),
+                frame(1, deflate(b"next"), rsv1=True)]
+    if kind == "c-tail-kept-then-more-apart":
+        return [frame(1, deflate(b"tail kept", strip=False), rsv1=True), frame(1, deflate(b"next"), rsv1=True)]
+    if kind == "c-tail-kept-twice-apart":
+        return [frame(1, deflate(b"tail kept", strip=False), rsv1=True),
+                frame(1, deflate(b"tail kept again", strip=False), rsv1=True)]
+    if kind == "c-tail-kept-ctx-then-more-apart":
+        comp = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+        return [frame(1, deflate(b"same words", comp, strip=False), rsv1=True),
+                frame(1, deflate(b"same words", comp), rsv1=True)]
+    if kind == "c-deflated-then-final-apart":
+        return [frame(1, deflate(b"first"), rsv1=True), frame(1, deflate_final(b"final block"), rsv1=True)]
+    if kind == "c-deflated-then-final":
+        return frame(1, deflate(b"first"), rsv1=True) + frame(1, deflate_final(b"final block"), rsv1=True)
+    if kind == "c-tail-kept-then-final-apart":
+        return [frame(1, deflate(b"tail kept", strip=False), rsv1=True),
+                frame(1, deflate_final(b"final block"), rsv1=True)]
+    if kind == "c-tail-kept-then-final":
+        return frame(1, deflate(b"tail kept", strip=False), rsv1=True) + frame(1, deflate_final(b"final block"),
+                                                                                 rsv1=True)
+    if kind == "c-final-then-plain-apart":
+        return [frame(1, deflate_final(b"final block"), rsv1=True), frame(1, b"plain next")]
     if kind == "c-empty":
         return frame(1, deflate(b""), rsv1=True) + frame(2, deflate(b""), rsv1=True)
     if kind == "c-empty-00":
@@ -251,24 +280,6 @@ def frames_for(kind):
     if kind == "rsv2":
         return bytes([0x80 | 0x20 | 1, 1]) + b"x"
     raise ValueError(kind)
-
-
-async def read_raw(reader):
-    """(first byte, payload) of one client frame, None at EOF."""
-    try:
-        h = await reader.readexactly(2)
-        n = h[1] & 0x7F
-        if n == 126:
-            n = int.from_bytes(await reader.readexactly(2), "big")
-        elif n == 127:
-            n = int.from_bytes(await reader.readexactly(8), "big")
-        key = await reader.readexactly(4) if h[1] & 0x80 else b"\0\0\0\0"
-        data = bytearray(await reader.readexactly(n))
-        for i in range(n):
-            data[i] ^= key[i % 4]
-        return h[0], bytes(data), bool(h[1] & 0x80)
-    except (asyncio.IncompleteReadError, ConnectionError):
-        return None
 
 
 def inflate(payload, d=None, wbits=-15):
@@ -363,7 +374,7 @@ class Probe:
         nsends = len(c.get("sends", []))
 
         async def read_one(timeout):
-            f = await asyncio.wait_for(read_raw(reader), timeout)
+            f = await asyncio.wait_for(read_full_frame(reader), timeout)
             if f is None:
                 obs["eof"] = True
                 return None

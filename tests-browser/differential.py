@@ -14,7 +14,8 @@ page below): it records readyState, protocol, extensions and bufferedAmount
 at construction, at the start of every handler (open, message, error, close)
 and right after every call it makes (send, close); it sends "hello" in
 onopen, and per scenario: closes right after construction, closes in
-onopen, or spends time in onopen / onmessage before recording again. For
+onopen, sends further messages in onopen (the deflate scenarios), or
+spends time in onopen / onmessage before recording again. For
 each scenario and column the test compares the whole record sequence and
 what the client did on the wire (the close code it sent, pongs, whether it
 closed TCP, whether it connected at all) with Chromium's.
@@ -35,7 +36,7 @@ concurrently with the code right after its constructor (the main thread was
 descheduled) says "raced" and is run again, at most three times in all.
 
 Usage: differential.py EVENTS_CLIENT --python PYTHON [--chromium PATH]
-                       [--report FILE] [--only SCENARIO,...] [--jobs N]
+                       [--report FILE] [--only SCENARIO|PATTERN,...] [--jobs N]
 Prints one line per (column, scenario), a summary table per column, and a
 final "N passed, M failed" line; exits non-zero on any failure.
 """
@@ -44,14 +45,18 @@ import argparse
 import asyncio
 import base64
 import concurrent.futures
+import fnmatch
 import hashlib
 import json
 import os
+import random
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -86,7 +91,8 @@ BLOCKED_PORTS.update(zip([m[0] for m in MODES], [6665, 6666, 6667, 6668, 6669, 6
 # Options: protocol (offered), close [code, reason] (called in onopen after
 # the send), close_now (close() then send() right after construction),
 # slow_open / slow_message (ms spent in the handler, then recorded again),
-# port "own" (a listener of its own per client) or "blocked".
+# port "own" (a listener of its own per client) or "blocked", sends (texts
+# sent in onopen after "hello", recorded as call "send NB").
 CASES = {
     "normal": ({}, "open, message, server Close 1000+reason: clean close with the server's code and reason"),
     "close-no-code": ({}, "a Close frame without status: close 1005, clean; the client echoes an empty Close"),
@@ -148,6 +154,102 @@ for _code in CLOSE_CODES:
         {}, f"the server's Close carries {_code}" + (
             ": Chromium accepts and echoes it; wsnative fails with 1002 by default (documented)"
             if _code in CLOSE_CODES_CHROMIUM_ONLY else ""))
+
+# permessage-deflate (RFC 7692); tests-browser/DEFLATE-CHROMIUM.md says what
+# Chromium does and deflate_probe.py measured it. Scenario -> what the
+# server answers and does (Server.deflate_scenario): "ext" the response's
+# Sec-WebSocket-Extensions lines (None: no such header), "frames" what it
+# writes after reading the client's messages (deflate_frames), "check" what
+# it verifies of the client's compressed messages (besides what they inflate
+# to): "alone" (each inflates without the previous ones:
+# client_no_context_takeover) or "window8" (each inflates through a 256-byte
+# window: client_max_window_bits=8); "echo" sends each client message back
+# uncompressed as "deflated 'text'" or "plain 'text'"; "fails" the frames
+# fail the connection (no Close from the server). Every client sends "hello"
+# in onopen, then the scenario's "sends".
+def random_letters(n, seed):
+    rnd = random.Random(seed)
+    return "".join(rnd.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(n))
+
+
+PMD = "permessage-deflate"
+# 300 random letters twice: the second half refers 300 bytes back, beyond a
+# 256-byte window.
+FAR300 = random_letters(300, 7) * 2
+DEFLATE = {
+    "deflate-accepted": dict(ext=[PMD], frames="packed", echo=True, sends=["hello", "", "\u20acuro"]),
+    "deflate-messages": dict(ext=[PMD], frames="messages"),
+    "deflate-final": dict(ext=[PMD], frames="final"),
+    "deflate-final-then-more": dict(ext=[PMD], frames="final-then-more", fails=True),
+    "deflate-tail-kept-then-more": dict(ext=[PMD], frames="tail-kept-then-more", fails=True),
+    "deflate-client-no-context": dict(ext=[f"{PMD}; client_no_context_takeover"], frames="packed", echo=True,
+                                      check="alone", sends=["hello", "hello"]),
+    "deflate-client-window-8": dict(ext=[f"{PMD}; client_max_window_bits=8"], frames="packed", echo=True,
+                                    check="window8", sends=[FAR300, FAR300]),
+    "deflate-server-no-context-ignored": dict(ext=[f"{PMD}; server_no_context_takeover"], frames="context"),
+    "deflate-server-window-ignored": dict(ext=[f"{PMD}; server_max_window_bits=9"], frames="far700"),
+    "deflate-params-nospace": dict(ext=[f"{PMD};server_no_context_takeover;client_no_context_takeover"],
+                                   frames="no-context"),
+    "deflate-params-spacing": dict(ext=[f"{PMD} ;  server_no_context_takeover"], frames="no-context"),
+    "deflate-params-quoted": dict(ext=[f'{PMD}; server_max_window_bits="10"'], frames="packed"),
+    "deflate-params-all": dict(ext=[f"{PMD}; client_max_window_bits=12; server_max_window_bits=8; "
+                                    "server_no_context_takeover"], frames="no-context"),
+    "deflate-rsv1-continuation": dict(ext=[PMD], frames="rsv1-continuation", fails=True),
+    "deflate-rsv1-ping": dict(ext=[PMD], frames="rsv1-ping", fails=True),
+    "deflate-bad-data": dict(ext=[PMD], frames="bad-data", fails=True),
+    "deflate-invalid-utf8": dict(ext=[PMD], frames="invalid-utf8", fails=True),
+    "deflate-unnegotiated": dict(ext=None, frames="packed", fails=True),
+}
+# Responses that fail the connection (no open, no Close frame, TCP closed).
+DEFLATE_BAD_RESPONSES = {
+    "name-case": ["PerMessage-Deflate"],
+    "window-16": [f"{PMD}; server_max_window_bits=16"],
+    "client-window-no-value": [f"{PMD}; client_max_window_bits"],
+    "duplicate-param": [f"{PMD}; server_no_context_takeover; server_no_context_takeover"],
+    "value-on-flag": [f"{PMD}; server_no_context_takeover=1"],
+    "unknown-param": [f"{PMD}; foo"],
+    "two-lines": [PMD, PMD],
+    "empty": [""],
+}
+for _n, _ext in DEFLATE_BAD_RESPONSES.items():
+    DEFLATE[f"deflate-bad-{_n}"] = dict(ext=_ext, frames=None)
+DEFLATE_RULES = {
+    "deflate-accepted": "the offer is 'permessage-deflate; client_max_window_bits'; 'permessage-deflate' accepted: "
+                        "extensions says so, a compressed message arrives, every message the client sends (also "
+                        "the empty one) is compressed (RSV1) and inflates to what was sent",
+    "deflate-messages": "compressed text, binary and empty messages with context takeover, a compressed "
+                        "message in 3 fragments with a ping between them, an uncompressed message, a compressed "
+                        "one referring to an earlier one: all arrive exactly, the ping answered",
+    "deflate-final": "a compressed message, one ending in a BFINAL block, an uncompressed one: all arrive",
+    "deflate-final-then-more": "a compressed message after a BFINAL one (200 ms later): the first arrives, the "
+                               "second fails the connection, Close 1002 (Chromium)",
+    "deflate-tail-kept-then-more": "a compressed payload that keeps its 00 00 ff ff tail and an uncompressed "
+                                   "message arrive; a compressed one 200 ms later fails, Close 1002 (Chromium)",
+    "deflate-client-no-context": "client_no_context_takeover: each compressed message the client sends "
+                                 "inflates on its own",
+    "deflate-client-window-8": "client_max_window_bits=8: what the client sends inflates through a 256-byte "
+                               "window",
+    "deflate-server-no-context-ignored": "server_no_context_takeover, yet the server's 2nd message refers to "
+                                         "the 1st: Chromium never resets its inflater, both arrive",
+    "deflate-server-window-ignored": "server_max_window_bits=9, yet the server's 2nd message refers 700 bytes "
+                                     "back: Chromium inflates with a 32 KiB window, both arrive",
+    "deflate-params-nospace": "parameters without spaces: extensions is the header verbatim, messages "
+                              "compressed on their own arrive",
+    "deflate-params-spacing": "odd spacing around ';': extensions is the header verbatim",
+    "deflate-params-quoted": "a quoted window value: accepted, extensions keeps the quotes",
+    "deflate-params-all": "three parameters in any order, server_max_window_bits=8 among them: accepted, "
+                          "extensions verbatim",
+    "deflate-rsv1-continuation": "RSV1 on a continuation frame: fail, Close 1002",
+    "deflate-rsv1-ping": "RSV1 on a ping: fail, Close 1002",
+    "deflate-bad-data": "invalid DEFLATE data: fail, Close 1002",
+    "deflate-invalid-utf8": "a compressed text message inflating to invalid UTF-8: fail (1007; Chromium 1002: "
+                            "documented)",
+    "deflate-unnegotiated": "valid compressed data with RSV1 when no extension was accepted: fail, Close 1002",
+}
+for _n, _ext in DEFLATE_BAD_RESPONSES.items():
+    DEFLATE_RULES[f"deflate-bad-{_n}"] = f"response extensions {_ext!r}: connection failed"
+for _n, _d in DEFLATE.items():
+    CASES[_n] = ({"sends": _d["sends"]} if _d.get("sends") else {}, DEFLATE_RULES[_n])
 SCENARIOS = {name: opts for name, (opts, _rule) in CASES.items()}
 
 # Scenarios that take seconds, started first so that the run ends sooner.
@@ -172,6 +274,7 @@ ALLOWED_WIRE_DIFFERENCES = {
     ("invalid-utf8", "client_close_code"): (1002, 1007),
     ("close-reason-invalid-utf8", "client_close_code"): (1002, 1007),
     ("utf8-split-invalid", "client_close_code"): (1002, 1007),
+    ("deflate-invalid-utf8", "client_close_code"): (1002, 1007),
     # The close timeout is 5 s by default (Chromium waits 60 s).
     ("no-close-answer", "client_dropped_tcp_within_7s"): (False, True),
     # The blocked-port list is not applied by default: the connection is made.
@@ -238,17 +341,19 @@ def with_write_timing(reference, records):
     exact, readable from any thread; section 5 makes only readyState,
     protocol and extensions follow dispatch). So at each record the value
     may be anything from the bytes sent while CLOSING/CLOSED so far to that
-    plus the bytes sent while OPEN so far (the reference's sends). Everything
-    else is compared exactly."""
+    plus the bytes sent while OPEN so far (the reference's sends: "hello",
+    and N bytes for a "send NB"). Everything else is compared exactly."""
     out = list(records)
     sent_open = sent_closed = 0
     for i, (ref, rec) in enumerate(zip(reference, records)):
         ref_head, _, ref_ba = ref.rpartition(" ba=")
         head, _, ba = rec.rpartition(" ba=")
-        if ref_head.startswith("call send OK rs=1 "):
-            sent_open += len("hello")
-        elif ref_head.startswith("call send OK "):
-            sent_closed += len("hello")
+        # "send" is "hello"; the scenario's further sends are "send NB".
+        sent = re.match(r"call send(?: (\d+)B)? OK rs=(\d) ", ref_head)
+        if sent and sent[2] == "1":
+            sent_open += int(sent[1] or 5)
+        elif sent:
+            sent_closed += int(sent[1] or 5)
         if (head == ref_head and ba.isdigit() and ref_ba.isdigit()
                 and sent_closed <= int(ba) <= sent_closed + sent_open):
             out[i] = ref
@@ -274,8 +379,88 @@ def close_frame(code=None, reason=b""):
     return frame(8, b"" if code is None else code.to_bytes(2, "big") + reason)
 
 
-async def read_frame(reader):
-    """One client frame (opcode, payload) or None at EOF."""
+TAIL = b"\x00\x00\xff\xff"
+
+
+def deflate(data, comp=None, strip=True):
+    """One message compressed as RFC 7692 7.2.1 says (Python's zlib, raw
+    DEFLATE): a sync flush, its 00 00 ff ff tail removed unless strip is
+    False. `comp` carries the context (takeover) from message to message."""
+    c = comp or zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    return out[:-4] if strip else out
+
+
+def deflate_final(data):
+    """A message compressed into a final block (BFINAL=1, no sync tail)."""
+    c = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush(zlib.Z_FINISH)
+
+
+def deflate_frames(kind):
+    """What the server writes in a deflate scenario: a list of parts,
+    written 200 ms apart."""
+    comp = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    if kind == "packed":
+        # No back-reference: within any window, server_max_window_bits=8 too.
+        return [frame(1, deflate(b"packed"), rsv1=True)]
+    if kind == "messages":
+        # Compressed in the order sent: the context is the stream so far.
+        text = "compressed \u20ac".encode()
+        frag = "fragmented and compressed \u20ac".encode()
+        out = (frame(1, deflate(text, comp), rsv1=True) + frame(2, deflate(bytes(range(256)), comp), rsv1=True)
+               + frame(1, deflate(text, comp), rsv1=True) + frame(1, deflate(b"", comp), rsv1=True)
+               + frame(2, deflate(b"", comp), rsv1=True))
+        d = deflate(frag, comp)
+        a, b = len(d) // 3, 2 * len(d) // 3
+        return [out + frame(1, d[:a], fin=False, rsv1=True) + frame(9, b"p") + frame(0, d[a:b], fin=False)
+                + frame(0, d[b:]) + frame(1, b"uncompressed") + frame(1, deflate(frag, comp), rsv1=True)]
+    if kind == "final":
+        return [frame(1, deflate(b"first"), rsv1=True) + frame(1, deflate_final(b"final block"), rsv1=True)
+                + frame(1, b"plain after")]
+    if kind == "final-then-more":
+        return [frame(1, deflate_final(b"final block"), rsv1=True), frame(1, deflate(b"next"), rsv1=True)]
+    if kind == "tail-kept-then-more":
+        return [frame(1, deflate(b"tail kept", strip=False), rsv1=True) + frame(1, b"plain after"),
+                frame(1, deflate(b"next"), rsv1=True)]
+    if kind in ("no-context", "context"):
+        text = b"same words, same words"
+        return [frame(1, deflate(text, comp if kind == "context" else None), rsv1=True)
+                + frame(1, deflate(text, comp if kind == "context" else None), rsv1=True)]
+    if kind == "far700":
+        # The second message refers 700 bytes back, into the first.
+        text = random_letters(700, 9).encode()
+        return [frame(1, deflate(text, comp), rsv1=True) + frame(1, deflate(text, comp), rsv1=True)]
+    if kind == "rsv1-continuation":
+        d = deflate(b"continued")
+        return [frame(1, d[:2], fin=False, rsv1=True) + frame(0, d[2:], rsv1=True)]
+    if kind == "rsv1-ping":
+        return [frame(9, b"p", rsv1=True)]
+    if kind == "bad-data":
+        return [frame(1, b"\xff\xff\xff\xff", rsv1=True)]
+    if kind == "invalid-utf8":
+        return [frame(1, deflate(b"ok\xff"), rsv1=True)]
+    raise ValueError(kind)
+
+
+def inflates_through(d, payload):
+    """Whether `payload` (tail appended) inflates with `d`, in 16-byte output
+    steps so that every back-reference goes through d's window (in one large
+    step zlib lets a reference reach anything produced in that step)."""
+    buf = payload + TAIL
+    try:
+        while True:
+            out = d.decompress(buf, 16)
+            buf = d.unconsumed_tail
+            if not buf and not out:
+                return True
+    except zlib.error:
+        return False
+
+
+async def read_full_frame(reader):
+    """One client frame (first byte, payload, whether masked) or None at
+    EOF."""
     try:
         h = await reader.readexactly(2)
         n = h[1] & 0x7F
@@ -287,9 +472,15 @@ async def read_frame(reader):
         data = bytearray(await reader.readexactly(n))
         for i in range(n):
             data[i] ^= key[i % 4]
-        return h[0] & 0x0F, bytes(data)
+        return h[0], bytes(data), bool(h[1] & 0x80)
     except (asyncio.IncompleteReadError, ConnectionError):
         return None
+
+
+async def read_frame(reader):
+    """One client frame (opcode, payload) or None at EOF."""
+    f = await read_full_frame(reader)
+    return None if f is None else (f[0] & 0x0F, f[1])
 
 
 class Observations:
@@ -373,6 +564,8 @@ class Server:
             extra = b"Sec-WebSocket-Protocol: chat\r\n"
         if name == "extension-unoffered":
             extra = b"Sec-WebSocket-Extensions: x-unknown\r\n"
+        if name in DEFLATE:
+            extra = b"".join(b"Sec-WebSocket-Extensions: %s\r\n" % v.encode() for v in DEFLATE[name]["ext"] or [])
         if name == "bad-accept":
             accept = base64.b64encode(b"0" * 20)
         if name == "early-frames":
@@ -449,7 +642,9 @@ class Server:
                     obs["client_close_code"] = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 0
                     return payload
 
-        if name == "instant":
+        if name in DEFLATE:
+            await self.deflate_scenario(name, headers, reader, writer, obs, until_close)
+        elif name == "instant":
             # The client may send "hello" before or after it reads the Close:
             # the first message is not observed here.
             await until_close()
@@ -569,6 +764,63 @@ class Server:
             except asyncio.TimeoutError:
                 obs["eof"] = False
 
+    async def deflate_scenario(self, name, headers, reader, writer, obs, until_close):
+        """Reads the client's messages ("hello" and the scenario's sends) and
+        records each as "deflated 'text'" (RSV1, inflated with the context of
+        the previous ones) or "plain 'text'", with the scenario's check; then
+        echoes them if asked, writes the scenario's frames, and closes with
+        1000 unless those frames fail the connection; closes TCP once the
+        client's Close is read."""
+        spec = DEFLATE[name]
+        if name == "deflate-accepted":
+            obs["offer"] = headers.get("sec-websocket-extensions")
+        inflater = zlib.decompressobj(-15)
+        window8 = zlib.decompressobj(-8)
+        got = obs["client_messages"] = []
+        for _ in range(1 + len(spec.get("sends", []))):
+            f = await read_full_frame(reader)
+            if f is None:
+                obs["eof"] = True
+                return
+            (b0, payload, _masked), rsv1 = f, bool(f[0] & 0x40)
+            if b0 & 0x0F == 8:
+                obs["client_close_code"] = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 0
+                return
+            data, note = payload, ""
+            if rsv1:
+                try:
+                    data = inflater.decompress(payload + TAIL)
+                except zlib.error as e:
+                    data = f"(inflate error: {e})".encode()
+                if spec.get("check") == "alone":
+                    alone = zlib.decompressobj(-15)
+                    try:
+                        note = " alone" if alone.decompress(payload + TAIL) == data else " needs-context"
+                    except zlib.error:
+                        note = " needs-context"
+                elif spec.get("check") == "window8":
+                    if window8 is not None and not inflates_through(window8, payload):
+                        window8 = None
+                    note = " within-256-byte-window" if window8 is not None else " beyond-256-byte-window"
+            got.append(f"{'deflated' if rsv1 else 'plain'} {data.decode('utf-8', 'replace')!r}{note}")
+        if spec.get("echo"):
+            writer.write(b"".join(frame(1, m.encode()) for m in got))
+        for i, part in enumerate(deflate_frames(spec["frames"]) if spec["frames"] else []):
+            if i:
+                await writer.drain()
+                await asyncio.sleep(0.2)
+            writer.write(part)
+        if not spec.get("fails"):
+            # Also after a response that should have failed the connection
+            # (deflate-bad-*): a client that opened anyway ends at once.
+            writer.write(close_frame(1000, b"done"))
+        if await until_close() is not None:
+            # The client's Close read: the server closes TCP first (RFC 6455
+            # 7.1.1), sparing the client its wait for that; whether the
+            # client would close TCP itself is the other scenarios' matter.
+            await writer.drain()
+            writer.transport.close()
+
 
 PAGE = """<!doctype html><meta charset="utf-8"><body><script>
 const scenarios = %s;
@@ -596,6 +848,7 @@ function run(name, opts) {
       rec('open');
       if (opts.slow_open) { spend(opts.slow_open); rec('open-late'); }
       call('send', () => ws.send('hello'));
+      for (const s of opts.sends || []) call(`send ${new TextEncoder().encode(s).length}B`, () => ws.send(s));
       if (opts.close) call('close', () => ws.close(opts.close[0], opts.close[1]));
     };
     ws.onmessage = m => {
@@ -671,6 +924,8 @@ async def run_client(cmd, port, name, opts, label, sem):
         args += ["--slow-open", str(opts["slow_open"])]
     if opts.get("slow_message"):
         args += ["--slow-message", str(opts["slow_message"])]
+    for text in opts.get("sends", []):
+        args += ["--send", text]
     def run():
         # On a thread of the pool (`sem`): starting a process blocks, and the
         # event loop must keep serving the scenarios (trickle's 5 ms steps).
@@ -752,14 +1007,16 @@ async def main():
     ap.add_argument("--python", required=True, help="a Python with the wsnative package (runs events_client.py)")
     ap.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     ap.add_argument("--report")
-    ap.add_argument("--only", help="comma-separated scenarios (for debugging; the default is all)")
+    ap.add_argument("--only", help="comma-separated scenarios or patterns such as 'deflate-*' (the default is all)")
     ap.add_argument("--jobs", type=int, default=12, help="wsnative clients run at once")
     a = ap.parse_args()
 
     names = list(SCENARIOS)
     if a.only:
-        names = [n for n in a.only.split(",") if n in SCENARIOS]
-        unknown = set(a.only.split(",")) - set(names)
+        # Names or shell patterns ("deflate-*").
+        patterns = a.only.split(",")
+        names = [n for n in SCENARIOS if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+        unknown = {p for p in patterns if not any(fnmatch.fnmatchcase(n, p) for n in SCENARIOS)}
         if unknown:
             print(f"unknown scenarios: {sorted(unknown)}")
             return 2

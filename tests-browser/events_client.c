@@ -11,13 +11,14 @@
  *
  * What it does: with --close-now, close() and then send("hello") right
  * after construction. In on_open: with --slow-open MS, spend MS ms and
- * record again ("open-late"); send "hello"; with --close CODE REASON,
- * close(CODE, REASON). In on_message: with --slow-message MS, spend MS ms
- * and record again ("message-late").
+ * record again ("open-late"); send "hello"; send each --send TEXT (at
+ * most 8, recorded as call "send NB", N its bytes); with --close CODE
+ * REASON, close(CODE, REASON). In on_message: with --slow-message MS, spend
+ * MS ms and record again ("message-late").
  *
  *   events_client URL [--dispatch immediate|queued] [--compat]
  *                 [--protocol P] [--close CODE REASON] [--close-now]
- *                 [--slow-open MS] [--slow-message MS]
+ *                 [--slow-open MS] [--slow-message MS] [--send TEXT]...
  *
  * --dispatch queued pumps ws_poll(socket, 0) from the main thread, 30 ms
  * after construction and then with 1 ms sleeps in between, and checks that
@@ -55,6 +56,10 @@ static int close_code;
 static const char *close_reason;
 static int slow_open_ms;
 static int slow_message_ms;
+/* The --send texts, sent in on_open after "hello". */
+#define MAX_SENDS 8
+static const char *sends[MAX_SENDS];
+static int nsends;
 
 /* The records, as JSON text, appended under `lock`. */
 static char *out;
@@ -153,6 +158,11 @@ static void on_open(ws_socket *ws, void *ud) {
         record(ws, "open-late");
     }
     record_call(ws, "send", ws_send_text(ws, "hello", 5));
+    for (int i = 0; i < nsends; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "send %zuB", strlen(sends[i]));
+        record_call(ws, name, ws_send_text(ws, sends[i], strlen(sends[i])));
+    }
     if (close_code) record_call(ws, "close", ws_close(ws, (uint16_t)close_code, close_reason));
 }
 
@@ -224,7 +234,7 @@ int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr,
                 "usage: %s URL [--dispatch immediate|queued] [--compat] [--protocol P] "
-                "[--close CODE REASON] [--close-now] [--slow-open MS] [--slow-message MS]\n",
+                "[--close CODE REASON] [--close-now] [--slow-open MS] [--slow-message MS] [--send TEXT]...\n",
                 argv[0]);
         return 2;
     }
@@ -248,6 +258,8 @@ int main(int argc, char **argv) {
             slow_open_ms = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--slow-message") == 0 && i + 1 < argc) {
             slow_message_ms = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--send") == 0 && i + 1 < argc && nsends < MAX_SENDS) {
+            sends[nsends++] = argv[++i];
         } else {
             fprintf(stderr, "unknown argument %s\n", argv[i]);
             return 2;

@@ -4,7 +4,7 @@ on the wsnative package's browser-style ``WebSocket``.
 
     events_client.py URL [--dispatch thread|poll] [--compat] [--protocol P]
                      [--close CODE REASON] [--close-now]
-                     [--slow-open MS] [--slow-message MS]
+                     [--slow-open MS] [--slow-message MS] [--send TEXT]...
 
 A record is taken at construction ("new"), at the start of every handler
 and right after every call (send, close), each with ready_state, protocol,
@@ -36,6 +36,7 @@ def main() -> int:
     dispatch = "thread"
     compat = False
     slow_open = slow_message = 0
+    sends = []
     i = 1
     while i < len(args):
         a = args[i]
@@ -59,6 +60,9 @@ def main() -> int:
             i += 2
         elif a == "--slow-message":
             slow_message = int(args[i + 1])
+            i += 2
+        elif a == "--send":
+            sends.append(args[i + 1])
             i += 2
         else:
             print(f"unknown argument {a}", file=sys.stderr)
@@ -91,6 +95,8 @@ def main() -> int:
             time.sleep(slow_open / 1000)
             record("open-late")
         call("send", ws.send, "hello")
+        for text in sends:
+            call(f"send {len(text.encode())}B", ws.send, text)
         if close:
             call("close", ws.close, *close)
 
