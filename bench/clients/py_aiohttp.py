@@ -1,4 +1,6 @@
-"""`aiohttp` (ClientSession.ws_connect, asyncio)."""
+"""`aiohttp` (ClientSession.ws_connect, asyncio). permessage-deflate
+(compress=15: "permessage-deflate; client_max_window_bits") is offered on
+W2z/W3z only; the other workloads use compress=0."""
 
 from __future__ import annotations
 
@@ -9,7 +11,10 @@ import aiohttp
 
 import pycommon as c
 
-OPTS = dict(max_msg_size=0, compress=0, autoping=True)
+
+def opts(a: c.Args) -> dict:
+    ctx = a.ssl_context()
+    return dict(max_msg_size=0, compress=15 if a.compressed else 0, autoping=True, ssl=ctx if ctx else True)
 
 
 def session() -> aiohttp.ClientSession:
@@ -17,7 +22,7 @@ def session() -> aiohttp.ClientSession:
 
 
 async def w1(a: c.Args) -> None:
-    async with session() as s, s.ws_connect(a.url, **OPTS) as ws:
+    async with session() as s, s.ws_connect(a.url, **opts(a)) as ws:
         samples = []
         for i in range(a.warmup + a.n):
             text = c.w1_text(i)
@@ -32,29 +37,41 @@ async def w1(a: c.Args) -> None:
 
 
 async def w2(a: c.Args) -> None:
+    """W2 (binary) and W2z (text): every message's first and last byte is read."""
     async with session() as s:
         t0 = time.perf_counter_ns()
-        ws = await s.ws_connect(a.url, **OPTS)
-        count = nbytes = 0
-        last = b""
+        ws = await s.ws_connect(a.url, **opts(a))
+        count = nbytes = check = 0
         n = a.n
-        BINARY = aiohttp.WSMsgType.BINARY
-        while count < n:
-            msg = await ws.receive()
-            if msg.type != BINARY:
-                raise AssertionError(f"W2: {msg.type} after {count} messages")
-            data = msg.data
-            count += 1
-            nbytes += len(data)
-            last = data
+        if a.compressed:
+            TEXT = aiohttp.WSMsgType.TEXT
+            while count < n:
+                msg = await ws.receive()
+                if msg.type != TEXT:
+                    raise AssertionError(f"W2z: {msg.type} after {count} messages")
+                data = msg.data
+                count += 1
+                nbytes += len(data)
+                check += ord(data[0]) + ord(data[-1])
+        else:
+            BINARY = aiohttp.WSMsgType.BINARY
+            while count < n:
+                msg = await ws.receive()
+                if msg.type != BINARY:
+                    raise AssertionError(f"W2: {msg.type} after {count} messages")
+                data = msg.data
+                count += 1
+                nbytes += len(data)
+                check += data[0] + data[-1]
         t1 = time.perf_counter_ns()
-        c.check_w2(a, count, nbytes, last)
-        c.report_rate("W2", a.n, t1 - t0)
+        msg = await ws.receive()
+        trailer = c.check_trailer(count, nbytes, check, msg.data)
+        c.report_rate(a.workload, a.n, t1 - t0, trailer=trailer, compress=ws.compress)
         await ws.close()
 
 
 async def w3(a: c.Args) -> None:
-    async with session() as s, s.ws_connect(a.url, **OPTS) as ws:
+    async with session() as s, s.ws_connect(a.url, **opts(a)) as ws:
         payload = b"\xa5" * a.size
         t0 = time.perf_counter_ns()
         for _ in range(a.n):
@@ -65,9 +82,20 @@ async def w3(a: c.Args) -> None:
     c.report_rate("W3", a.n, t1 - t0)
 
 
+async def w3z(a: c.Args) -> None:
+    pool = c.json_pool()
+    async with session() as s, s.ws_connect(a.url, **opts(a)) as ws:
+        t0 = time.perf_counter_ns()
+        for i in range(a.n):
+            await ws.send_str(pool[i & 4095])
+        msg = await ws.receive()
+        t1 = time.perf_counter_ns()
+    c.report_rate("W3z", a.n, t1 - t0, reply=c.check_zcount(a, msg.data))
+
+
 async def w4(a: c.Args) -> None:
     payloads = c.w4_payloads(a.size)
-    async with session() as s, s.ws_connect(a.url, **OPTS) as ws:
+    async with session() as s, s.ws_connect(a.url, **opts(a)) as ws:
         t0 = time.perf_counter_ns()
         for i in range(a.n):
             await ws.send_bytes(payloads[i % 4])
@@ -86,11 +114,11 @@ async def echo_once(ws, text: str) -> None:
 
 async def w5(a: c.Args) -> None:
     async with session() as s:
-        warm = await s.ws_connect(a.url, **OPTS)
+        warm = await s.ws_connect(a.url, **opts(a))
         await echo_once(warm, c.w1_text(0))
         rss0 = c.rss_kib()
         t0 = time.perf_counter_ns()
-        conns = await asyncio.gather(*(s.ws_connect(a.url, **OPTS) for _ in range(a.n)))
+        conns = await asyncio.gather(*(s.ws_connect(a.url, **opts(a)) for _ in range(a.n)))
         t1 = time.perf_counter_ns()
         await asyncio.gather(*(echo_once(ws, c.w1_text(1)) for ws in conns))
         rss1 = c.rss_kib()
@@ -101,4 +129,5 @@ async def w5(a: c.Args) -> None:
 
 
 if __name__ == "__main__":
-    c.main({k: (lambda a, f=f: asyncio.run(f(a))) for k, f in {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5}.items()})
+    table = {"W1": w1, "W2": w2, "W2z": w2, "W3": w3, "W3z": w3z, "W4": w4, "W5": w5}
+    c.main({k: (lambda a, f=f: asyncio.run(f(a))) for k, f in table.items()})

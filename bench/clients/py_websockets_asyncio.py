@@ -1,19 +1,31 @@
-"""`websockets` (asyncio implementation, websockets.asyncio.client)."""
+"""`websockets` (asyncio implementation, websockets.asyncio.client).
+
+permessage-deflate (its default, "permessage-deflate; client_max_window_bits")
+is offered on W2z/W3z only; the other workloads use compression=None."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import connect as ws_connect
 
 import pycommon as c
 
-OPTS = dict(max_size=None, compression=None, ping_interval=None, open_timeout=120)
+
+def connect(a: c.Args):
+    return ws_connect(
+        a.url,
+        max_size=None,
+        compression="deflate" if a.compressed else None,
+        ping_interval=None,
+        open_timeout=120,
+        ssl=a.ssl_context(),
+    )
 
 
 async def w1(a: c.Args) -> None:
-    async with connect(a.url, **OPTS) as ws:
+    async with connect(a) as ws:
         samples = []
         for i in range(a.warmup + a.n):
             text = c.w1_text(i)
@@ -27,26 +39,35 @@ async def w1(a: c.Args) -> None:
 
 
 async def w2(a: c.Args) -> None:
+    """W2 (binary) and W2z (text): every message's first and last byte is read."""
     t0 = time.perf_counter_ns()
-    ws = await connect(a.url, **OPTS)
-    count = nbytes = 0
-    last = b""
+    ws = await connect(a)
+    count = nbytes = check = 0
     n = a.n
-    while count < n:
-        msg = await ws.recv()
-        if type(msg) is not bytes:
-            raise AssertionError("W2: text message")
-        count += 1
-        nbytes += len(msg)
-        last = msg
+    if a.compressed:
+        while count < n:
+            msg = await ws.recv()
+            if type(msg) is not str:
+                raise AssertionError("W2z: binary message")
+            count += 1
+            nbytes += len(msg)
+            check += ord(msg[0]) + ord(msg[-1])
+    else:
+        while count < n:
+            msg = await ws.recv()
+            if type(msg) is not bytes:
+                raise AssertionError("W2: text message")
+            count += 1
+            nbytes += len(msg)
+            check += msg[0] + msg[-1]
     t1 = time.perf_counter_ns()
-    c.check_w2(a, count, nbytes, last)
-    c.report_rate("W2", a.n, t1 - t0)
+    trailer = c.check_trailer(count, nbytes, check, await ws.recv())
+    c.report_rate(a.workload, a.n, t1 - t0, trailer=trailer, extensions=ws.response.headers.get("Sec-WebSocket-Extensions", ""))
     await ws.close()
 
 
 async def w3(a: c.Args) -> None:
-    async with connect(a.url, **OPTS) as ws:
+    async with connect(a) as ws:
         payload = b"\xa5" * a.size
         t0 = time.perf_counter_ns()
         for _ in range(a.n):
@@ -57,9 +78,20 @@ async def w3(a: c.Args) -> None:
     c.report_rate("W3", a.n, t1 - t0)
 
 
+async def w3z(a: c.Args) -> None:
+    pool = c.json_pool()
+    async with connect(a) as ws:
+        t0 = time.perf_counter_ns()
+        for i in range(a.n):
+            await ws.send(pool[i & 4095])
+        reply = await ws.recv()
+        t1 = time.perf_counter_ns()
+    c.report_rate("W3z", a.n, t1 - t0, reply=c.check_zcount(a, reply))
+
+
 async def w4(a: c.Args) -> None:
     payloads = c.w4_payloads(a.size)
-    async with connect(a.url, **OPTS) as ws:
+    async with connect(a) as ws:
         t0 = time.perf_counter_ns()
         for i in range(a.n):
             await ws.send(payloads[i % 4])
@@ -75,11 +107,11 @@ async def echo_once(ws, text: str) -> None:
 
 
 async def w5(a: c.Args) -> None:
-    warm = await connect(a.url, **OPTS)
+    warm = await connect(a)
     await echo_once(warm, c.w1_text(0))
     rss0 = c.rss_kib()
     t0 = time.perf_counter_ns()
-    conns = await asyncio.gather(*(connect(a.url, **OPTS) for _ in range(a.n)))
+    conns = await asyncio.gather(*(connect(a) for _ in range(a.n)))
     t1 = time.perf_counter_ns()
     await asyncio.gather(*(echo_once(ws, c.w1_text(1)) for ws in conns))
     rss1 = c.rss_kib()
@@ -87,4 +119,5 @@ async def w5(a: c.Args) -> None:
 
 
 if __name__ == "__main__":
-    c.main({k: (lambda a, f=f: asyncio.run(f(a))) for k, f in {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5}.items()})
+    table = {"W1": w1, "W2": w2, "W2z": w2, "W3": w3, "W3z": w3z, "W4": w4, "W5": w5}
+    c.main({k: (lambda a, f=f: asyncio.run(f(a))) for k, f in table.items()})

@@ -1,18 +1,29 @@
-"""`websockets` (threading implementation, websockets.sync.client)."""
+"""`websockets` (threading implementation, websockets.sync.client).
+
+permessage-deflate (its default, "permessage-deflate; client_max_window_bits")
+is offered on W2z/W3z only; the other workloads use compression=None."""
 
 from __future__ import annotations
 
 import time
 
-from websockets.sync.client import connect
+from websockets.sync.client import connect as ws_connect
 
 import pycommon as c
 
-OPTS = dict(max_size=None, compression=None, open_timeout=120)
+
+def connect(a: c.Args):
+    return ws_connect(
+        a.url,
+        max_size=None,
+        compression="deflate" if a.compressed else None,
+        open_timeout=120,
+        ssl=a.ssl_context(),
+    )
 
 
 def w1(a: c.Args) -> None:
-    with connect(a.url, **OPTS) as ws:
+    with connect(a) as ws:
         samples = []
         for i in range(a.warmup + a.n):
             text = c.w1_text(i)
@@ -26,26 +37,35 @@ def w1(a: c.Args) -> None:
 
 
 def w2(a: c.Args) -> None:
+    """W2 (binary) and W2z (text): every message's first and last byte is read."""
     t0 = time.perf_counter_ns()
-    ws = connect(a.url, **OPTS)
-    count = nbytes = 0
-    last = b""
+    ws = connect(a)
+    count = nbytes = check = 0
     n = a.n
-    while count < n:
-        msg = ws.recv()
-        if type(msg) is not bytes:
-            raise AssertionError("W2: text message")
-        count += 1
-        nbytes += len(msg)
-        last = msg
+    if a.compressed:
+        while count < n:
+            msg = ws.recv()
+            if type(msg) is not str:
+                raise AssertionError("W2z: binary message")
+            count += 1
+            nbytes += len(msg)
+            check += ord(msg[0]) + ord(msg[-1])
+    else:
+        while count < n:
+            msg = ws.recv()
+            if type(msg) is not bytes:
+                raise AssertionError("W2: text message")
+            count += 1
+            nbytes += len(msg)
+            check += msg[0] + msg[-1]
     t1 = time.perf_counter_ns()
-    c.check_w2(a, count, nbytes, last)
-    c.report_rate("W2", a.n, t1 - t0)
+    trailer = c.check_trailer(count, nbytes, check, ws.recv())
+    c.report_rate(a.workload, a.n, t1 - t0, trailer=trailer, extensions=ws.response.headers.get("Sec-WebSocket-Extensions", ""))
     ws.close()
 
 
 def w3(a: c.Args) -> None:
-    with connect(a.url, **OPTS) as ws:
+    with connect(a) as ws:
         payload = b"\xa5" * a.size
         t0 = time.perf_counter_ns()
         for _ in range(a.n):
@@ -56,9 +76,20 @@ def w3(a: c.Args) -> None:
     c.report_rate("W3", a.n, t1 - t0)
 
 
+def w3z(a: c.Args) -> None:
+    pool = c.json_pool()
+    with connect(a) as ws:
+        t0 = time.perf_counter_ns()
+        for i in range(a.n):
+            ws.send(pool[i & 4095])
+        reply = ws.recv()
+        t1 = time.perf_counter_ns()
+    c.report_rate("W3z", a.n, t1 - t0, reply=c.check_zcount(a, reply))
+
+
 def w4(a: c.Args) -> None:
     payloads = c.w4_payloads(a.size)
-    with connect(a.url, **OPTS) as ws:
+    with connect(a) as ws:
         t0 = time.perf_counter_ns()
         for i in range(a.n):
             ws.send(payloads[i % 4])
@@ -74,11 +105,11 @@ def echo_once(ws, text: str) -> None:
 
 
 def w5(a: c.Args) -> None:
-    warm = connect(a.url, **OPTS)
+    warm = connect(a)
     echo_once(warm, c.w1_text(0))
     rss0 = c.rss_kib()
     t0 = time.perf_counter_ns()
-    conns = [connect(a.url, **OPTS) for _ in range(a.n)]  # one background thread each
+    conns = [connect(a) for _ in range(a.n)]  # one background thread each
     t1 = time.perf_counter_ns()
     for ws in conns:
         echo_once(ws, c.w1_text(1))
@@ -90,4 +121,4 @@ def w5(a: c.Args) -> None:
 
 
 if __name__ == "__main__":
-    c.main({"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5})
+    c.main({"W1": w1, "W2": w2, "W2z": w2, "W3": w3, "W3z": w3z, "W4": w4, "W5": w5})

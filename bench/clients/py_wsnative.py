@@ -5,6 +5,11 @@
 --api browser  wsnative.WebSocket with onopen/onmessage handlers on the
                dispatcher thread (dispatch="thread"); W1 and W4 chain the
                next send from onmessage, W2 counts in onmessage.
+
+W2/W2z read every message's first and last byte. wss:// trusts the --ca
+file only (ca_file, ca_exclusive=True). The library's default options
+otherwise: whatever extensions it offers by default (the server takes
+permessage-deflate on the W2z/W3z paths only).
 """
 
 from __future__ import annotations
@@ -18,14 +23,19 @@ import wsnative
 
 import pycommon as c
 
-OPTS = dict(max_message_size=128 << 20, connect_timeout=120)
+
+def opts(a: c.Args) -> dict:
+    o: dict = dict(max_message_size=128 << 20, connect_timeout=120)
+    if a.tls:
+        o.update(ca_file=a.ca, ca_exclusive=True)
+    return o
 
 
 # --- sync: wsnative.connect() ---
 
 
 def sync_w1(a: c.Args) -> None:
-    with wsnative.connect(a.url, **OPTS) as ws:
+    with wsnative.connect(a.url, **opts(a)) as ws:
         samples = []
         for i in range(a.warmup + a.n):
             text = c.w1_text(i)
@@ -40,26 +50,35 @@ def sync_w1(a: c.Args) -> None:
 
 def sync_w2(a: c.Args) -> None:
     t0 = time.perf_counter_ns()
-    ws = wsnative.connect(a.url, **OPTS)
-    count = nbytes = 0
-    last = b""
+    ws = wsnative.connect(a.url, **opts(a))
+    count = nbytes = check = 0
     n = a.n
-    for msg in ws:
-        if type(msg) is not bytes:
-            raise AssertionError("W2: text message")
-        count += 1
-        nbytes += len(msg)
-        if count == n:
-            last = msg
-            break
+    if a.compressed:
+        for msg in ws:
+            if type(msg) is not str:
+                raise AssertionError("W2z: binary message")
+            count += 1
+            nbytes += len(msg)
+            check += ord(msg[0]) + ord(msg[-1])
+            if count == n:
+                break
+    else:
+        for msg in ws:
+            if type(msg) is not bytes:
+                raise AssertionError("W2: text message")
+            count += 1
+            nbytes += len(msg)
+            check += msg[0] + msg[-1]
+            if count == n:
+                break
     t1 = time.perf_counter_ns()
-    c.check_w2(a, count, nbytes, last)
-    c.report_rate("W2", a.n, t1 - t0, api="sync")
+    trailer = c.check_trailer(count, nbytes, check, ws.recv())
+    c.report_rate(a.workload, a.n, t1 - t0, api="sync", trailer=trailer, extensions=ws.extensions)
     ws.close()
 
 
 def sync_w3(a: c.Args) -> None:
-    with wsnative.connect(a.url, **OPTS) as ws:
+    with wsnative.connect(a.url, **opts(a)) as ws:
         payload = b"\xa5" * a.size
         send = ws.send
         t0 = time.perf_counter_ns()
@@ -71,9 +90,22 @@ def sync_w3(a: c.Args) -> None:
     c.report_rate("W3", a.n, t1 - t0, api="sync")
 
 
+def sync_w3z(a: c.Args) -> None:
+    pool = c.json_pool()
+    with wsnative.connect(a.url, **opts(a)) as ws:
+        send = ws.send
+        t0 = time.perf_counter_ns()
+        for i in range(a.n):
+            send(pool[i & 4095])
+        reply = ws.recv()
+        t1 = time.perf_counter_ns()
+        ext = ws.extensions
+    c.report_rate("W3z", a.n, t1 - t0, api="sync", reply=c.check_zcount(a, reply), extensions=ext)
+
+
 def sync_w4(a: c.Args) -> None:
     payloads = c.w4_payloads(a.size)
-    with wsnative.connect(a.url, **OPTS) as ws:
+    with wsnative.connect(a.url, **opts(a)) as ws:
         t0 = time.perf_counter_ns()
         for i in range(a.n):
             ws.send(payloads[i % 4])
@@ -88,11 +120,11 @@ def sync_w5(a: c.Args) -> None:
         if ws.recv() != text:
             raise AssertionError("W5: bad echo")
 
-    warm = wsnative.connect(a.url, **OPTS)
+    warm = wsnative.connect(a.url, **opts(a))
     echo_once(warm, c.w1_text(0))
     rss0 = c.rss_kib()
     t0 = time.perf_counter_ns()
-    conns = [wsnative.connect(a.url, **OPTS) for _ in range(a.n)]
+    conns = [wsnative.connect(a.url, **opts(a)) for _ in range(a.n)]
     t1 = time.perf_counter_ns()
     for ws in conns:
         echo_once(ws, c.w1_text(1))
@@ -105,7 +137,7 @@ def sync_w5(a: c.Args) -> None:
 
 
 async def async_w1(a: c.Args) -> None:
-    async with wsnative.connect_async(a.url, **OPTS) as ws:
+    async with wsnative.connect_async(a.url, **opts(a)) as ws:
         samples = []
         for i in range(a.warmup + a.n):
             text = c.w1_text(i)
@@ -120,26 +152,35 @@ async def async_w1(a: c.Args) -> None:
 
 async def async_w2(a: c.Args) -> None:
     t0 = time.perf_counter_ns()
-    ws = await wsnative.connect_async(a.url, **OPTS)
-    count = nbytes = 0
-    last = b""
+    ws = await wsnative.connect_async(a.url, **opts(a))
+    count = nbytes = check = 0
     n = a.n
-    async for msg in ws:
-        if type(msg) is not bytes:
-            raise AssertionError("W2: text message")
-        count += 1
-        nbytes += len(msg)
-        if count == n:
-            last = msg
-            break
+    if a.compressed:
+        async for msg in ws:
+            if type(msg) is not str:
+                raise AssertionError("W2z: binary message")
+            count += 1
+            nbytes += len(msg)
+            check += ord(msg[0]) + ord(msg[-1])
+            if count == n:
+                break
+    else:
+        async for msg in ws:
+            if type(msg) is not bytes:
+                raise AssertionError("W2: text message")
+            count += 1
+            nbytes += len(msg)
+            check += msg[0] + msg[-1]
+            if count == n:
+                break
     t1 = time.perf_counter_ns()
-    c.check_w2(a, count, nbytes, last)
-    c.report_rate("W2", a.n, t1 - t0, api="async")
+    trailer = c.check_trailer(count, nbytes, check, await ws.recv())
+    c.report_rate(a.workload, a.n, t1 - t0, api="async", trailer=trailer, extensions=ws.extensions)
     await ws.close()
 
 
 async def async_w3(a: c.Args) -> None:
-    async with wsnative.connect_async(a.url, **OPTS) as ws:
+    async with wsnative.connect_async(a.url, **opts(a)) as ws:
         payload = b"\xa5" * a.size
         t0 = time.perf_counter_ns()
         for _ in range(a.n):
@@ -150,9 +191,21 @@ async def async_w3(a: c.Args) -> None:
     c.report_rate("W3", a.n, t1 - t0, api="async")
 
 
+async def async_w3z(a: c.Args) -> None:
+    pool = c.json_pool()
+    async with wsnative.connect_async(a.url, **opts(a)) as ws:
+        t0 = time.perf_counter_ns()
+        for i in range(a.n):
+            await ws.send(pool[i & 4095])
+        reply = await ws.recv()
+        t1 = time.perf_counter_ns()
+        ext = ws.extensions
+    c.report_rate("W3z", a.n, t1 - t0, api="async", reply=c.check_zcount(a, reply), extensions=ext)
+
+
 async def async_w4(a: c.Args) -> None:
     payloads = c.w4_payloads(a.size)
-    async with wsnative.connect_async(a.url, **OPTS) as ws:
+    async with wsnative.connect_async(a.url, **opts(a)) as ws:
         t0 = time.perf_counter_ns()
         for i in range(a.n):
             await ws.send(payloads[i % 4])
@@ -167,11 +220,11 @@ async def async_w5(a: c.Args) -> None:
         if await ws.recv() != text:
             raise AssertionError("W5: bad echo")
 
-    warm = await wsnative.connect_async(a.url, **OPTS)
+    warm = await wsnative.connect_async(a.url, **opts(a))
     await echo_once(warm, c.w1_text(0))
     rss0 = c.rss_kib()
     t0 = time.perf_counter_ns()
-    conns = await asyncio.gather(*(wsnative.connect_async(a.url, **OPTS) for _ in range(a.n)))
+    conns = await asyncio.gather(*(wsnative.connect_async(a.url, **opts(a)) for _ in range(a.n)))
     t1 = time.perf_counter_ns()
     await asyncio.gather(*(echo_once(ws, c.w1_text(1)) for ws in conns))
     rss1 = c.rss_kib()
@@ -232,7 +285,7 @@ def browser_w1(a: c.Args) -> None:
         state["t"] = time.perf_counter_ns()
         ws.send(text)
 
-    ws = wsnative.WebSocket(a.url, onopen=onopen, onmessage=onmessage, onclose=out.on_close, onerror=out.on_error, **OPTS)
+    ws = wsnative.WebSocket(a.url, onopen=onopen, onmessage=onmessage, onclose=out.on_close, onerror=out.on_error, **opts(a))
     out.wait()
     ws.close()
     c.report_latency(a, samples, api="browser")
@@ -241,27 +294,35 @@ def browser_w1(a: c.Args) -> None:
 def browser_w2(a: c.Args) -> None:
     out = Outcome()
     n = a.n
-    count = nbytes = 0
-    last = b""
+    text = a.compressed
+    count = nbytes = check = 0
+    trailer: list = []
     t1 = 0
 
     def onmessage(ev: wsnative.MessageEvent) -> None:
-        nonlocal count, nbytes, last, t1
+        nonlocal count, nbytes, check, t1
         data = ev.data
-        if type(data) is not bytes:
-            return out.fail("W2: text message")
+        if count == n:
+            trailer.append(data)
+            return out.event.set()
+        if text:
+            if type(data) is not str:
+                return out.fail("W2z: binary message")
+            check += ord(data[0]) + ord(data[-1])
+        else:
+            if type(data) is not bytes:
+                return out.fail("W2: text message")
+            check += data[0] + data[-1]
         count += 1
         nbytes += len(data)
         if count == n:
             t1 = time.perf_counter_ns()
-            last = data
-            out.event.set()
 
     t0 = time.perf_counter_ns()
-    ws = wsnative.WebSocket(a.url, onmessage=onmessage, onclose=out.on_close, onerror=out.on_error, **OPTS)
+    ws = wsnative.WebSocket(a.url, onmessage=onmessage, onclose=out.on_close, onerror=out.on_error, **opts(a))
     out.wait()
-    c.check_w2(a, count, nbytes, last)
-    c.report_rate("W2", a.n, t1 - t0, api="browser")
+    tr = c.check_trailer(count, nbytes, check, trailer[0])
+    c.report_rate(a.workload, a.n, t1 - t0, api="browser", trailer=tr, extensions=ws.extensions)
     ws.close()
 
 
@@ -278,7 +339,7 @@ def browser_w3(a: c.Args) -> None:
         out.event.set()
 
     ws = wsnative.WebSocket(
-        a.url, onopen=lambda ev: opened.set(), onmessage=onmessage, onclose=out.on_close, onerror=out.on_error, **OPTS
+        a.url, onopen=lambda ev: opened.set(), onmessage=onmessage, onclose=out.on_close, onerror=out.on_error, **opts(a)
     )
     if not opened.wait(120):
         raise TimeoutError("not opened")
@@ -290,6 +351,33 @@ def browser_w3(a: c.Args) -> None:
     out.wait()
     c.check_w3(a, reply[0])
     c.report_rate("W3", a.n, t1 - t0, api="browser")
+    ws.close()
+
+
+def browser_w3z(a: c.Args) -> None:
+    out = Outcome()
+    opened = threading.Event()
+    reply: list = []
+    t1 = 0
+
+    def onmessage(ev: wsnative.MessageEvent) -> None:
+        nonlocal t1
+        t1 = time.perf_counter_ns()
+        reply.append(ev.data)
+        out.event.set()
+
+    ws = wsnative.WebSocket(
+        a.url, onopen=lambda ev: opened.set(), onmessage=onmessage, onclose=out.on_close, onerror=out.on_error, **opts(a)
+    )
+    if not opened.wait(120):
+        raise TimeoutError("not opened")
+    pool = c.json_pool()
+    send = ws.send
+    t0 = time.perf_counter_ns()
+    for i in range(a.n):
+        send(pool[i & 4095])
+    out.wait()
+    c.report_rate("W3z", a.n, t1 - t0, api="browser", reply=c.check_zcount(a, reply[0]), extensions=ws.extensions)
     ws.close()
 
 
@@ -315,7 +403,7 @@ def browser_w4(a: c.Args) -> None:
             return out.event.set()
         ws.send(payloads[i % 4])
 
-    ws = wsnative.WebSocket(a.url, onopen=onopen, onmessage=onmessage, onclose=out.on_close, onerror=out.on_error, **OPTS)
+    ws = wsnative.WebSocket(a.url, onopen=onopen, onmessage=onmessage, onclose=out.on_close, onerror=out.on_error, **opts(a))
     out.wait()
     c.report_big(a, state["t1"] - state["t0"])
     ws.close()
@@ -347,7 +435,7 @@ def browser_w5(a: c.Args) -> None:
         all_echoed.on_error(ev)
 
     def new() -> wsnative.WebSocket:
-        return wsnative.WebSocket(a.url, onopen=onopen, onmessage=onmessage, onerror=onerror, **OPTS)
+        return wsnative.WebSocket(a.url, onopen=onopen, onmessage=onmessage, onerror=onerror, **opts(a))
 
     warm = new()
     all_open.wait()
@@ -375,12 +463,19 @@ if __name__ == "__main__":
     api = "sync"
     if "--api" in sys.argv:
         api = sys.argv[sys.argv.index("--api") + 1]
+    async_table = {"W1": async_w1, "W2": async_w2, "W2z": async_w2, "W3": async_w3, "W3z": async_w3z}
+    async_table.update({"W4": async_w4, "W5": async_w5})
     table = {
-        "sync": {"W1": sync_w1, "W2": sync_w2, "W3": sync_w3, "W4": sync_w4, "W5": sync_w5},
-        "async": {
-            k: (lambda a, f=f: asyncio.run(f(a)))
-            for k, f in {"W1": async_w1, "W2": async_w2, "W3": async_w3, "W4": async_w4, "W5": async_w5}.items()
+        "sync": {"W1": sync_w1, "W2": sync_w2, "W2z": sync_w2, "W3": sync_w3, "W3z": sync_w3z, "W4": sync_w4, "W5": sync_w5},
+        "async": {k: (lambda a, f=f: asyncio.run(f(a))) for k, f in async_table.items()},
+        "browser": {
+            "W1": browser_w1,
+            "W2": browser_w2,
+            "W2z": browser_w2,
+            "W3": browser_w3,
+            "W3z": browser_w3z,
+            "W4": browser_w4,
+            "W5": browser_w5,
         },
-        "browser": {"W1": browser_w1, "W2": browser_w2, "W3": browser_w3, "W4": browser_w4, "W5": browser_w5},
     }[api]
     c.main(table)

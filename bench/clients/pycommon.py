@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import ssl
 import sys
 import traceback
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
-DEFAULTS = {"W1": (20_000, 32), "W2": (1_000_000, 64), "W3": (1_000_000, 64), "W4": (64, 16 << 20), "W5": (2_000, 32)}
+DEFAULTS = {
+    "W1": (20_000, 32),
+    "W2": (1_000_000, 64),
+    "W3": (1_000_000, 64),
+    "W4": (64, 16 << 20),
+    "W5": (2_000, 32),
+    "W2z": (500_000, 0),
+    "W3z": (500_000, 0),
+}
 
 
 class Args:
@@ -19,6 +28,20 @@ class Args:
     size: int
     warmup: int
     api: str
+    ca: Optional[str]
+
+    @property
+    def compressed(self) -> bool:
+        """W2z/W3z: offer permessage-deflate (where the library can)."""
+        return self.workload.endswith("z")
+
+    @property
+    def tls(self) -> bool:
+        return self.url.startswith("wss://")
+
+    def ssl_context(self) -> Optional[ssl.SSLContext]:
+        """For wss://: trusts the --ca file only (TLS 1.3 is what the server offers)."""
+        return ssl.create_default_context(cafile=self.ca) if self.tls else None
 
 
 def parse() -> Args:
@@ -29,10 +52,11 @@ def parse() -> Args:
     p.add_argument("--size", type=int)
     p.add_argument("--warmup", type=int, default=1_000)
     p.add_argument("--api", default="")
+    p.add_argument("--ca", help="the CA file to trust for wss://")
     a = p.parse_args(namespace=Args())
     n, size = DEFAULTS[a.workload]
     a.n = a.n or n
-    a.size = a.size or size
+    a.size = a.size if a.size is not None else size
     return a
 
 
@@ -63,8 +87,46 @@ def w4_check(i: int, size: int, data: object) -> None:
         raise AssertionError(f"W4 echo {i}: wrong content")
 
 
-def w2_seq(data: bytes) -> int:
-    return int.from_bytes(data[:8], "little")
+def check_trailer(count: int, nbytes: int, check: int, trailer: object) -> str:
+    """Compares what was received (count, bytes, sum of every message's first
+    and last byte) with the server's trailer "END <count> <bytes> <check> ..."."""
+    want = f"END {count} {nbytes} {check}"
+    if not isinstance(trailer, str) or trailer.split(" ")[:4] != want.split(" "):
+        raise AssertionError(f"received {want!r}, the server sent {trailer!r}")
+    return trailer
+
+
+def check_zcount(args: Args, reply: object) -> str:
+    """The W3z reply "<count> <wire bytes> <compressed> <pmd>": checks the count."""
+    if not isinstance(reply, str) or reply.split(" ")[0] != str(args.n):
+        raise AssertionError(f"W3z: server counted {reply!r}, expected {args.n} messages")
+    return reply
+
+
+SYMBOLS = ["AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "TSLA", "META", "NFLX"]
+VENUES = ["XNAS", "XNYS", "ARCX", "BATS"]
+NOTES = [
+    "limit order from the web client",
+    "rebalance of the model portfolio",
+    "manual order from the phone desk",
+    "algorithmic slice of a larger parent order",
+]
+
+
+def json_message(i: int) -> str:
+    """The JSON-like text message i of W2z and W3z (the server and every
+    client build the same strings)."""
+    px = 10_000 + (i * 7919) % 90_000
+    return (
+        f'{{"id":{i},"type":"order","symbol":"{SYMBOLS[i % 8]}","side":"{"sell" if i % 3 == 0 else "buy"}",'
+        f'"price":{px // 100}.{px % 100:02d},"qty":{1 + (i * 104_729) % 5000},"ts":{1_764_460_800_000 + i * 37},'
+        f'"venue":"{VENUES[(i // 8) % 4]}","account":"ACC-{(i * 31_337) % 100_000:05d}","note":"{NOTES[(i // 3) % 4]}"}}'
+    )
+
+
+def json_pool() -> List[str]:
+    """The 4,096 distinct messages W3z sends in turn (message i is pool[i % 4096])."""
+    return [json_message(i) for i in range(4096)]
 
 
 def report_latency(args: Args, samples_ns: List[int], **extra: object) -> None:
@@ -78,11 +140,6 @@ def report_latency(args: Args, samples_ns: List[int], **extra: object) -> None:
         mean_us=sum(s) / n / 1e3,
         **extra,
     )
-
-
-def check_w2(args: Args, count: int, nbytes: int, last: bytes) -> None:
-    if count != args.n or nbytes != args.n * args.size or w2_seq(last) != args.n - 1:
-        raise AssertionError(f"W2: {count} messages, {nbytes} bytes, last sequence {w2_seq(last)}")
 
 
 def check_w3(args: Args, reply: object) -> None:
