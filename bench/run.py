@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Runs the wsnative benchmark: every client against the same fastwebsockets
-server on loopback, server and client pinned to different cores, several
-runs each; writes bench/results/latest.json and latest.md and prints the
-table. `make bench` builds everything first; see bench/README.md.
+"""Runs the wsnative benchmark: every client against the same WebSocket
+server on loopback (pre-encoded streams, header-only counting; TCP and TLS
+1.3), server and client pinned to different cores, several runs each; the
+server's CPU share is recorded for every run. Writes
+bench/results/latest.json and latest.md and prints the tables. `make bench`
+builds everything first; see bench/README.md.
 
 Usage: python3 bench/run.py [--runs N] [--slow-runs N] [--quick]
-                            [--clients id,id] [--workloads W1,W2]
+                            [--clients id,id] [--workloads W1,W2s,W2z]
 """
 
 from __future__ import annotations
@@ -33,35 +35,68 @@ RELEASE = ROOT / "target" / "release"
 BUILD = ROOT / "build" / "bench"
 CLIENTS_DIR = BENCH / "clients"
 VENV_PY = BENCH / ".venv" / "bin" / "python"
+NODE_DIR = BENCH / "node"
 RESULTS = BENCH / "results"
 
-WORKLOADS = ["W1", "W2", "W3", "W4", "W5"]
-# Default sizes: W1 20,000 round trips of 32 B; W2/W3 1,000,000 x 64 B;
-# W4 64 x 16 MiB; W5 2,000 connections.
-DEFAULT_N = {"W1": 20_000, "W2": 1_000_000, "W3": 1_000_000, "W4": 64, "W5": 2_000}
-SIZE = {"W1": 32, "W2": 64, "W3": 64, "W4": 16 << 20, "W5": 32}
+sys.path.insert(0, str(CLIENTS_DIR))
+import pycommon  # noqa: E402  (the JSON messages of W3z, for its compression ratio)
+
+# Cells: W1..W5 over TCP; W1s..W4s the same over TLS 1.3 (wss://);
+# W2z/W3z receive and send JSON-like texts with permessage-deflate offered.
+PLAIN = ["W1", "W2", "W3", "W4", "W5"]
+TLS = ["W1s", "W2s", "W3s", "W4s"]
+ZIP = ["W2z", "W3z"]
+WORKLOADS = PLAIN + TLS + ZIP
+GROUPS = [("Plain TCP (ws://)", PLAIN), ("TLS 1.3 (wss://)", TLS), ("permessage-deflate (JSON-like texts, ws://)", ZIP)]
+
+# Sizes per base workload: W1 20,000 round trips of 32 B; W2/W3 1,000,000 x
+# 64 B; W4 64 x 16 MiB; W5 2,000 connections; W2z 200,000 and W3z 100,000
+# texts of about 180 B.
+DEFAULT_N = {"W1": 20_000, "W2": 1_000_000, "W3": 1_000_000, "W4": 64, "W5": 2_000, "W2z": 200_000, "W3z": 100_000}
+QUICK_N = {"W1": 2_000, "W2": 100_000, "W3": 100_000, "W4": 4, "W5": 200, "W2z": 20_000, "W3z": 20_000}
+SIZE = {"W1": 32, "W2": 64, "W3": 64, "W4": 16 << 20, "W5": 32, "W2z": 0, "W3z": 0}
+SERVER_BOUND = 0.60  # server CPU share above which a cell is flagged
+REFS = [("rust", "tokio-tungstenite"), ("fastwebsockets", "fastwebsockets")]
+
+
+def base(w: str) -> str:
+    """The workload a client is asked for: W2s -> W2, W2z -> W2z."""
+    return w if w.endswith("z") else w[:2]
+
+
+def is_tls(w: str) -> bool:
+    return w.endswith("s")
+
 
 # (key in the client's JSON line, column title, higher_is_better, format)
-METRICS: Dict[str, List[Tuple[str, str, bool, str]]] = {
-    "W1": [("p50_us", "W1 p50 µs", False, "lat"), ("p99_us", "W1 p99 µs", False, "lat")],
-    "W2": [("msgs_per_s", "W2 recv msg/s", True, "rate")],
-    "W3": [("msgs_per_s", "W3 send msg/s", True, "rate")],
-    "W4": [("mib_per_s", "W4 MiB/s", True, "mib")],
-    "W5": [("open_seconds", "W5 open s", False, "sec"), ("kib_per_conn", "W5 KiB/conn", False, "kib")],
+BASE_METRICS: Dict[str, List[Tuple[str, str, bool, str]]] = {
+    "W1": [("p50_us", "p50 µs", False, "lat"), ("p99_us", "p99 µs", False, "lat")],
+    "W2": [("msgs_per_s", "recv msg/s", True, "rate")],
+    "W3": [("msgs_per_s", "send msg/s", True, "rate")],
+    "W4": [("mib_per_s", "MiB/s", True, "mib")],
+    "W5": [("open_seconds", "open s", False, "sec"), ("kib_per_conn", "KiB/conn", False, "kib")],
+    "W2z": [("msgs_per_s", "recv msg/s", True, "rate")],
+    "W3z": [("msgs_per_s", "send msg/s", True, "rate")],
 }
+METRICS = {w: [(k, f"{w} {t}", h, f) for k, t, h, f in BASE_METRICS[base(w)]] for w in WORKLOADS}
 
 
 @dataclass
 class Client:
     id: str
     label: str
-    group: str  # "ref", "c", "python-wsnative", "python"
+    group: str  # "ref", "c", "python-wsnative", "python", "node"
     cmd: List[str]
     slow: bool = False
     workloads: List[str] = field(default_factory=lambda: list(WORKLOADS))
-    n: Dict[str, int] = field(default_factory=dict)  # per-workload overrides
+    n: Dict[str, int] = field(default_factory=dict)  # per base workload overrides
     raw: bool = False  # talks to the raw TCP port
+    compresses: bool = False  # offers permessage-deflate on W2z/W3z
     missing: str = ""  # why it cannot run, if it cannot
+
+    def count(self, w: str, quick: bool) -> int:
+        n = self.n.get(base(w), DEFAULT_N[base(w)])
+        return min(n, QUICK_N[base(w)]) if quick else n
 
 
 def pkg_version(py: Path, name: str) -> str:
@@ -82,6 +117,18 @@ def lws_version() -> str:
         return "?"
 
 
+def node_versions() -> Tuple[str, str]:
+    try:
+        node = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except Exception:
+        node = ""
+    try:
+        ws = json.loads((NODE_DIR / "node_modules" / "ws" / "package.json").read_text())["version"]
+    except Exception:
+        ws = ""
+    return node, ws
+
+
 def lock_version(crate: str) -> str:
     m = re.search(r'name = "%s"\nversion = "([^"]+)"' % re.escape(crate), (ROOT / "Cargo.lock").read_text())
     return m.group(1) if m else "?"
@@ -89,39 +136,52 @@ def lock_version(crate: str) -> str:
 
 def make_clients() -> List[Client]:
     py = str(VENV_PY)
-    slow_n = {"W2": 200_000, "W3": 100_000, "W4": 16}
+    slow_n = {"W2": 200_000, "W3": 100_000, "W4": 16, "W2z": 50_000, "W3z": 50_000}
     have_venv = VENV_PY.exists()
     ws_v = pkg_version(VENV_PY, "websockets") if have_venv else "?"
     wc_v = pkg_version(VENV_PY, "websocket-client") if have_venv else "?"
     ah_v = pkg_version(VENV_PY, "aiohttp") if have_venv else "?"
+    node_v, nodews_v = node_versions()
     clients = [
-        Client("raw-tcp", "Raw TCP, blocking sockets (physical reference)", "ref", [str(RELEASE / "bench-rawtcp")], raw=True),
+        Client("raw-tcp", "Raw TCP, blocking sockets (physical reference)", "ref", [str(RELEASE / "bench-rawtcp")],
+               raw=True, workloads=list(PLAIN)),
         Client("ws-bound", "WebSocket bound: pre-masked frames, no client work (W4 only)", "ref",
                [str(RELEASE / "bench-rawtcp"), "--ws"], workloads=["W4"]),
         Client("rust", f"Rust tokio-tungstenite {lock_version('tokio-tungstenite')} (feed+flush)", "ref",
                [str(RELEASE / "bench-tungstenite")]),
-        Client("wsnative-c", "wsnative, C ABI (immediate dispatch)", "c", [str(BUILD / "wsnative_c")]),
+        Client("fastwebsockets", f"Rust fastwebsockets {lock_version('fastwebsockets')} (hyper upgrade, BufWriter)", "ref",
+               [str(RELEASE / "bench-fastwebsockets")]),
+        Client("wsnative-c", "wsnative, C ABI (immediate dispatch)", "c", [str(BUILD / "wsnative_c")], compresses=True),
         Client("wsnative-c-queued", "wsnative, C ABI (queued, ws_poll)", "c",
-               [str(BUILD / "wsnative_c"), "--mode", "queued"], workloads=["W1"]),
+               [str(BUILD / "wsnative_c"), "--mode", "queued"], workloads=["W1", "W1s"]),
         Client("lws", f"libwebsockets {lws_version()} (C)", "c", [str(BUILD / "lws_client")],
-               n={"W3": 200_000, "W4": 16}),
+               n={"W3": 200_000, "W4": 16, "W2z": 100_000, "W3z": 50_000}, compresses=True),
         Client("wsnative-py-sync", "wsnative Python, connect() (blocking)", "python-wsnative",
-               [py, str(CLIENTS_DIR / "py_wsnative.py"), "--api", "sync"]),
+               [py, str(CLIENTS_DIR / "py_wsnative.py"), "--api", "sync"], compresses=True),
         Client("wsnative-py-async", "wsnative Python, connect_async() (asyncio)", "python-wsnative",
-               [py, str(CLIENTS_DIR / "py_wsnative.py"), "--api", "async"]),
+               [py, str(CLIENTS_DIR / "py_wsnative.py"), "--api", "async"], compresses=True),
         Client("wsnative-py-browser", "wsnative Python, WebSocket + onmessage", "python-wsnative",
-               [py, str(CLIENTS_DIR / "py_wsnative.py"), "--api", "browser"]),
+               [py, str(CLIENTS_DIR / "py_wsnative.py"), "--api", "browser"], compresses=True),
         Client("websockets-asyncio", f"websockets {ws_v} (asyncio)", "python",
-               [py, str(CLIENTS_DIR / "py_websockets_asyncio.py")], slow=True, n=dict(slow_n)),
+               [py, str(CLIENTS_DIR / "py_websockets_asyncio.py")], slow=True, n=dict(slow_n), compresses=True),
         Client("websockets-sync", f"websockets {ws_v} (sync, threads)", "python",
-               [py, str(CLIENTS_DIR / "py_websockets_sync.py")], slow=True, n=dict(slow_n)),
+               [py, str(CLIENTS_DIR / "py_websockets_sync.py")], slow=True, n=dict(slow_n), compresses=True),
         Client("websocket-client", f"websocket-client {wc_v}", "python",
                [py, str(CLIENTS_DIR / "py_websocket_client.py")], slow=True, n=dict(slow_n)),
-        Client("aiohttp", f"aiohttp {ah_v}", "python", [py, str(CLIENTS_DIR / "py_aiohttp.py")], slow=True, n=dict(slow_n)),
+        Client("aiohttp", f"aiohttp {ah_v}", "python", [py, str(CLIENTS_DIR / "py_aiohttp.py")], slow=True,
+               n=dict(slow_n), compresses=True),
+        Client("node-ws", f"Node.js {node_v or '?'} ws {nodews_v or '?'}", "node",
+               ["node", str(CLIENTS_DIR / "node_ws.mjs")], slow=True,
+               n={"W2": 200_000, "W3": 200_000, "W4": 16, "W2z": 50_000, "W3z": 20_000}, compresses=True),
     ]
     for c in clients:
         exe = Path(c.cmd[0])
-        if not exe.exists():
+        if c.group == "node":
+            if not shutil.which("node"):
+                c.missing = "node not installed"
+            elif not nodews_v:
+                c.missing = "bench/node/node_modules/ws not installed (make -C bench node)"
+        elif not exe.exists():
             c.missing = f"{exe.relative_to(ROOT) if exe.is_relative_to(ROOT) else exe} not built"
         elif c.group == "python-wsnative":
             r = subprocess.run([py, "-c", "import wsnative"], capture_output=True, text=True)
@@ -160,12 +220,18 @@ def machine_info() -> Dict[str, object]:
     except Exception:
         pass
     try:
+        info["openssl"] = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()
+    except Exception:
+        pass
+    try:
         rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip()
         info["commit"] = rev + ("+uncommitted changes" if dirty else "")
     except Exception:
         pass
     info["fastwebsockets"] = lock_version("fastwebsockets")
+    info["rustls"] = lock_version("rustls")
     return info
 
 
@@ -184,6 +250,11 @@ def own_cpu_seconds() -> float:
     return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
+def children_cpu_seconds() -> float:
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return c.ru_utime + c.ru_stime
+
+
 def loadavg() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
@@ -192,26 +263,45 @@ def loadavg() -> float:
 
 
 class Server:
-    def __init__(self, core: int):
+    def __init__(self, core: int, deflate_messages: int):
         exe = RELEASE / "wsnative-bench-server"
         if not exe.exists():
             sys.exit(f"{exe} not built: run `make bench`")
+        BUILD.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            ["taskset", "-c", str(core), str(exe)], stdout=subprocess.PIPE, text=True, preexec_fn=raise_nofile
+            ["taskset", "-c", str(core), str(exe), "--ca-out", str(BUILD / "bench-ca.pem"),
+             "--deflate-messages", str(deflate_messages)],
+            stdout=subprocess.PIPE, text=True, preexec_fn=raise_nofile,
         )
         line = self.proc.stdout.readline() if self.proc.stdout else ""
-        m = re.match(r"READY ws=(\d+) raw=(\d+)", line)
+        m = re.match(r"READY ws=(\d+) wss=(\d+) raw=(\d+) ca=(.+)$", line.strip())
         if not m:
             self.proc.kill()
             sys.exit(f"the benchmark server did not start: {line!r}")
-        self.ws_port, self.raw_port = int(m.group(1)), int(m.group(2))
+        self.ws_port, self.wss_port, self.raw_port = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        self.ca = m.group(4)
+        self.hz = os.sysconf("SC_CLK_TCK")
 
-    def cpu_seconds(self) -> float:
+    def cpu_seconds_stat(self) -> float:
+        """utime + stime of the server process (/proc/PID/stat), in seconds."""
         try:
             f = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+            return (int(f[11]) + int(f[12])) / self.hz
         except Exception:
             return 0.0
+
+    def cpu_seconds(self) -> Tuple[float, str]:
+        """The server's CPU time: the sum of its threads' time on a CPU from
+        /proc/PID/task/*/schedstat (nanoseconds: the same quantity as
+        utime + stime, without the 1/HZ granularity), or /proc/PID/stat
+        where schedstat is missing."""
+        try:
+            total = 0
+            for t in Path(f"/proc/{self.proc.pid}/task").iterdir():
+                total += int((t / "schedstat").read_text().split()[0])
+            return total / 1e9, "schedstat"
+        except Exception:
+            return self.cpu_seconds_stat(), "stat"
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -234,15 +324,57 @@ def raise_nofile() -> None:
 def url_for(c: Client, w: str, n: int, server: Server) -> str:
     if c.raw:
         return f"tcp://127.0.0.1:{server.raw_port}"
-    path = {"W1": "/echo", "W2": f"/send/{n}/{SIZE['W2']}", "W3": f"/count/{n}", "W4": "/echo", "W5": "/echo"}[w]
+    b = base(w)
+    path = {
+        "W1": "/echo",
+        "W2": f"/send/{n}/{SIZE['W2']}",
+        "W3": f"/count/{n}",
+        "W4": f"/big/{SIZE['W4']}",
+        "W5": "/echo",
+        "W2z": f"/zsend/{n}",
+        "W3z": f"/zcount/{n}",
+    }[b]
+    if is_tls(w):
+        return f"wss://127.0.0.1:{server.wss_port}{path}"
     return f"ws://127.0.0.1:{server.ws_port}{path}"
 
 
+def json_text_bytes(n: int) -> int:
+    """Bytes of the first n W3z messages (pool[i % 4096])."""
+    pool = [len(m) for m in pycommon.json_pool()]
+    q, r = divmod(n, len(pool))
+    return q * sum(pool) + sum(pool[:r])
+
+
+def compression_of(w: str, res: Dict[str, object]) -> None:
+    """W2z/W3z: what the server reported (its trailer or its reply, which
+    the client echoes): was permessage-deflate used, and the ratio."""
+    if w == "W2z" and isinstance(res.get("trailer"), str):
+        f = res["trailer"].split()  # END n text check wire pmd
+        if len(f) >= 6:
+            res["pmd"] = f[5]
+            res["compression"] = "yes" if f[5] != "none" else "no"
+            res["zratio"] = int(f[2]) / int(f[4]) if int(f[4]) else None
+    elif w == "W3z" and isinstance(res.get("reply"), str):
+        f = res["reply"].split()  # n wire compressed pmd
+        if len(f) >= 4:
+            n, wire, comp = int(f[0]), int(f[1]), int(f[2])
+            res["pmd"] = f[3]
+            res["compression"] = "no" if comp == 0 else ("yes" if comp == n else f"partial ({comp:,} of {n:,})")
+            res["zratio"] = json_text_bytes(n) / wire if wire else None
+
+
 def run_one(c: Client, w: str, n: int, server: Server, core: int, timeout: float) -> Dict[str, object]:
-    cmd = ["taskset", "-c", str(core), *c.cmd, "--workload", w, "--url", url_for(c, w, n, server),
-           "--n", str(n), "--size", str(SIZE[w])]
-    t = time.monotonic()
+    cmd = ["taskset", "-c", str(core), *c.cmd, "--workload", base(w), "--url", url_for(c, w, n, server), "--n", str(n)]
+    if SIZE[base(w)]:
+        cmd += ["--size", str(SIZE[base(w)])]
+    if is_tls(w):
+        cmd += ["--ca", server.ca]
     load = loadavg()
+    cpu0, source = server.cpu_seconds()
+    stat0 = server.cpu_seconds_stat()
+    child0 = children_cpu_seconds()
+    t = time.monotonic()
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, preexec_fn=raise_nofile, cwd=ROOT)
         out, err, rc = p.stdout, p.stderr, p.returncode
@@ -250,6 +382,9 @@ def run_one(c: Client, w: str, n: int, server: Server, core: int, timeout: float
         out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
         err, rc = f"timed out after {timeout:.0f} s", -1
     wall = time.monotonic() - t
+    cpu1, _ = server.cpu_seconds()
+    stat1 = server.cpu_seconds_stat()
+    child1 = children_cpu_seconds()
     line = next((l for l in reversed(out.splitlines()) if l.startswith("{")), None)
     res: Dict[str, object]
     try:
@@ -263,6 +398,24 @@ def run_one(c: Client, w: str, n: int, server: Server, core: int, timeout: float
         res = {"ok": False, "error": f"exit {rc} after reporting"}
     res["wall_s"] = round(wall, 3)
     res["loadavg_1m"] = load
+    server_cpu = max(0.0, cpu1 - cpu0)
+    res["server_cpu_s"] = round(server_cpu, 4)
+    res["server_cpu_s_stat"] = round(stat1 - stat0, 3)
+    res["server_cpu_source"] = source
+    res["server_share_wall"] = round(server_cpu / wall, 4) if wall > 0 else None
+    secs = res.get("seconds")
+    # The share shown and flagged: over the client's measured interval where
+    # it reports one (the server's handshake and close are counted against
+    # it too, so this errs high), else over the client process's wall time.
+    if isinstance(secs, (int, float)) and secs > 0:
+        res["server_share"] = round(server_cpu / secs, 4)
+        res["server_share_basis"] = "measured interval"
+    else:
+        res["server_share"] = res["server_share_wall"]
+        res["server_share_basis"] = "client wall time"
+    res["client_cpu_s"] = round(child1 - child0, 3)
+    if w in ZIP:
+        compression_of(w, res)
     return res
 
 
@@ -293,13 +446,17 @@ def fmt_ratio(r: Optional[float]) -> str:
     return "–" if r is None else f"×{r:.2f}"
 
 
+def fmt_share(s: Optional[float]) -> str:
+    return "–" if s is None else f"{100 * s:.0f} %"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5, help="runs of each fast client (default 5)")
-    ap.add_argument("--slow-runs", type=int, default=3, help="runs of each pure-Python peer (default 3)")
+    ap.add_argument("--slow-runs", type=int, default=3, help="runs of each slow peer: pure Python, Node.js (default 3)")
     ap.add_argument("--quick", action="store_true", help="1 run each, smaller workloads (a smoke test; not for the README)")
-    ap.add_argument("--clients", help="comma-separated client ids (default: all)")
-    ap.add_argument("--workloads", help="comma-separated workloads (default: W1..W5)")
+    ap.add_argument("--clients", help="comma-separated client ids (default: all; the two Rust references always run)")
+    ap.add_argument("--workloads", help=f"comma-separated cells (default: {','.join(WORKLOADS)})")
     ap.add_argument("--out", help="directory for latest.json and latest.md (default: bench/results for a "
                     "complete run, build/bench/partial for --quick or a subset)")
     ap.add_argument("--timeout", type=float, default=240, help="seconds allowed to one client run")
@@ -313,8 +470,12 @@ def main() -> int:
         unknown = wanted - {c.id for c in clients}
         if unknown:
             sys.exit(f"unknown client ids: {', '.join(sorted(unknown))}")
-        clients = [c for c in clients if c.id in wanted or c.id in ("rust",)]
-    workloads = args.workloads.split(",") if args.workloads else WORKLOADS
+        clients = [c for c in clients if c.id in wanted or c.id in ("rust", "fastwebsockets")]
+    workloads = args.workloads.split(",") if args.workloads else list(WORKLOADS)
+    bad = [w for w in workloads if w not in WORKLOADS]
+    if bad:
+        sys.exit(f"unknown workloads: {', '.join(bad)} (known: {', '.join(WORKLOADS)})")
+    workloads = [w for w in WORKLOADS if w in workloads]
 
     cores = sorted(os.sched_getaffinity(0))
     server_core, client_core = cores[0], cores[1] if len(cores) > 1 else cores[0]
@@ -325,9 +486,10 @@ def main() -> int:
     own0 = own_cpu_seconds()
     load_start = Path("/proc/loadavg").read_text().split()[:3]
 
-    server = Server(server_core)
-    print(f"server: fastwebsockets {lock_version('fastwebsockets')} on core {server_core} "
-          f"(ws port {server.ws_port}, raw TCP port {server.raw_port}); clients on core {client_core}", flush=True)
+    deflate_messages = max([c.count("W2z", args.quick) for c in clients] + [1])
+    server = Server(server_core, deflate_messages)
+    print(f"server on core {server_core} (ws port {server.ws_port}, wss port {server.wss_port}, raw TCP port "
+          f"{server.raw_port}, CA {server.ca}); clients on core {client_core}", flush=True)
 
     raw_runs: Dict[str, Dict[str, List[Dict[str, object]]]] = {c.id: {w: [] for w in workloads} for c in clients}
     max_runs = max(args.runs, args.slow_runs)
@@ -339,17 +501,16 @@ def main() -> int:
                 for w in workloads:
                     if w not in c.workloads:
                         continue
-                    n = c.n.get(w, DEFAULT_N[w])
-                    if args.quick:
-                        n = {"W1": 2_000, "W2": min(n, 100_000), "W3": min(n, 100_000), "W4": 4, "W5": 200}[w]
+                    n = c.count(w, args.quick)
                     res = run_one(c, w, n, server, client_core, args.timeout)
                     raw_runs[c.id][w].append(res)
                     status = "ok " if res.get("ok") else "FAIL"
                     brief = ", ".join(f"{k}={fmt(res.get(k), kind)}" for k, _, _, kind in METRICS[w] if k in res)
-                    print(f"  run {rep + 1} {c.id:<20} {w} {status} {brief or res.get('error', '')} "
-                          f"({res['wall_s']:.1f} s)", flush=True)
+                    z = f", compression {res.get('compression')}" if "compression" in res else ""
+                    print(f"  run {rep + 1} {c.id:<20} {w:<4} {status} {brief or res.get('error', '')} "
+                          f"(server {fmt_share(res.get('server_share'))}{z}; {res['wall_s']:.1f} s)", flush=True)
     finally:
-        server_cpu = server.cpu_seconds()
+        server_cpu, _ = server.cpu_seconds()
         server.stop()
 
     wall = time.monotonic() - t_start
@@ -390,12 +551,22 @@ def main() -> int:
                 vals = [float(r[key]) for r in ok if key in r]
                 if vals:
                     metrics[key] = summarize(vals)
-            per_w[w] = {
-                "n": c.n.get(w, DEFAULT_N[w]) if not args.quick else runs[0].get("n"),
+            shares = [float(r["server_share"]) for r in runs if r.get("server_share") is not None]
+            wd: Dict[str, object] = {
+                "n": c.count(w, args.quick),
                 "metrics": metrics,
+                "server_share": summarize(shares) if shares else None,
+                "server_bound": bool(shares) and statistics.median(shares) > SERVER_BOUND,
                 "errors": [r.get("error") for r in runs if not r.get("ok")],
                 "runs": runs,
             }
+            if w in ZIP:
+                modes = sorted({str(r.get("compression", "?")) for r in ok})
+                wd["compression"] = modes[0] if len(modes) == 1 else "mixed: " + ", ".join(modes)
+                zr = [float(r["zratio"]) for r in ok if r.get("zratio")]
+                wd["zratio"] = statistics.median(zr) if zr else None
+                wd["pmd"] = sorted({str(r.get("pmd", "?")) for r in ok})
+            per_w[w] = wd
         entry["workloads"] = per_w
         results[c.id] = entry
 
@@ -405,7 +576,16 @@ def main() -> int:
         except (KeyError, TypeError):
             return None
 
+    def compressed_cell(cid: str, w: str) -> bool:
+        try:
+            return results[cid]["workloads"][w].get("compression") == "yes"  # type: ignore[union-attr]
+        except (KeyError, AttributeError):
+            return False
+
     def ratio(cid: str, w: str, key: str, ref: str = "rust") -> Optional[float]:
+        # W2z/W3z: a client that did not compress is excluded from the ratios.
+        if w in ZIP and not compressed_cell(cid, w):
+            return None
         a, b = med(cid, w, key), med(ref, w, key)
         return a / b if a is not None and b else None
 
@@ -413,6 +593,7 @@ def main() -> int:
         for w, wd in entry.get("workloads", {}).items():  # type: ignore[union-attr]
             for key in wd["metrics"]:
                 wd["metrics"][key]["ratio_to_rust"] = ratio(cid, w, key)
+                wd["metrics"][key]["ratio_to_fastwebsockets"] = ratio(cid, w, key, "fastwebsockets")
                 if w == "W4":
                     wd["metrics"][key]["ratio_to_raw_tcp"] = ratio(cid, w, key, "raw-tcp")
                     wd["metrics"][key]["ratio_to_ws_bound"] = ratio(cid, w, key, "ws-bound")
@@ -420,12 +601,14 @@ def main() -> int:
     targets = evaluate_targets(results, med, ratio)
     doc = {
         "started_utc": started.isoformat(timespec="seconds"),
-        "command": "make bench",
+        "command": "make bench" + (" BENCH_ARGS=--quick" if args.quick else ""),
         "machine": machine_info(),
         "pinning": {"server_core": server_core, "client_core": client_core},
-        "runs": {"fast_clients": args.runs, "pure_python_peers": args.slow_runs, "quick": args.quick},
+        "runs": {"fast_clients": args.runs, "slow_peers": args.slow_runs, "quick": args.quick},
+        "server_bound_threshold": SERVER_BOUND,
         "noise": noise,
-        "workloads": {w: {"default_n": DEFAULT_N[w], "size": SIZE[w]} for w in workloads},
+        "workloads": {w: {"client_workload": base(w), "tls": is_tls(w), "default_n": DEFAULT_N[base(w)],
+                          "size": SIZE[base(w)]} for w in workloads},
         "results": results,
         "targets": targets,
     }
@@ -459,7 +642,7 @@ def update_readme(md: str) -> None:
 
 
 def evaluate_targets(results, med, ratio) -> List[Dict[str, object]]:
-    """The issue's targets, checked on the medians of this run."""
+    """The issue's targets (plain TCP workloads), checked on the medians of this run."""
     t: List[Dict[str, object]] = []
 
     def add(who: str, what: str, value: Optional[float], limit: float, ok_if_below: bool, unit: str) -> None:
@@ -469,7 +652,7 @@ def evaluate_targets(results, med, ratio) -> List[Dict[str, object]]:
         met = value <= limit if ok_if_below else value >= limit
         t.append({"client": who, "target": what, "value": round(value, 4), "limit": limit, "unit": unit, "met": met})
 
-    if "wsnative-c" in results:
+    if "wsnative-c" in results and not results["wsnative-c"].get("missing"):
         add("wsnative-c", "W1 p50 ≤ 1.05 × Rust", ratio("wsnative-c", "W1", "p50_us"), 1.05, True, "×")
         add("wsnative-c", "W2 ≥ 0.9 × Rust", ratio("wsnative-c", "W2", "msgs_per_s"), 0.9, False, "×")
         add("wsnative-c", "W3 ≥ 0.9 × Rust", ratio("wsnative-c", "W3", "msgs_per_s"), 0.9, False, "×")
@@ -488,8 +671,8 @@ def evaluate_targets(results, med, ratio) -> List[Dict[str, object]]:
         add(cid, "W3 ≥ 2,000,000 msg/s", med(cid, "W3", "msgs_per_s"), 2e6, False, "msg/s")
         add(cid, "W4 ≥ 0.8 × Rust", ratio(cid, "W4", "mib_per_s"), 0.8, False, "×")
         worse = []
-        for w, metrics in METRICS.items():
-            for key, title, higher, _ in metrics:
+        for w in PLAIN:
+            for key, title, higher, _ in METRICS[w]:
                 mine = med(cid, w, key)
                 for p in peers:
                     theirs = med(p, w, key)
@@ -497,7 +680,7 @@ def evaluate_targets(results, med, ratio) -> List[Dict[str, object]]:
                         continue
                     if (mine <= theirs) if higher else (mine >= theirs):
                         worse.append(f"{title} vs {p}")
-        t.append({"client": cid, "target": "every figure better than every other Python client",
+        t.append({"client": cid, "target": "every plain-TCP figure better than every other Python client",
                   "met": not worse, "not_better_on": worse})
     return t
 
@@ -505,22 +688,28 @@ def evaluate_targets(results, med, ratio) -> List[Dict[str, object]]:
 def render_markdown(doc, clients: List[Client], workloads: List[str], med, ratio) -> str:
     m = doc["machine"]
     nz = doc["noise"]
+    res = doc["results"]
     lines = [
         "# wsnative benchmark: latest run",
         "",
-        f"Run {doc['started_utc']} with `make bench` (commit {m.get('commit', '?')}).",
+        f"Run {doc['started_utc']} with `{doc['command']}` (commit {m.get('commit', '?')}).",
         "",
         f"Machine: {m.get('model_name', '?')}, {m.get('cpus')} CPUs"
         + (f" ({m['hypervisor_vendor']} VM)" if m.get("hypervisor_vendor") else "")
         + f", {m.get('memory_gib')} GiB, {m.get('os', '?')}, Linux {m.get('kernel')}, {m.get('rustc', '?')}, "
-        f"Python {m.get('python')}. Server: fastwebsockets {m.get('fastwebsockets')} on a current-thread tokio "
-        f"runtime pinned to core {doc['pinning']['server_core']}; every client pinned to core "
-        f"{doc['pinning']['client_core']}; loopback.",
+        f"Python {m.get('python')}, {m.get('openssl', '?')}. Server: `bench/server` (pre-encoded streams written "
+        f"in 1 MiB slices, received frames counted from their headers, fastwebsockets {m.get('fastwebsockets')} "
+        f"for `/echo`; TLS 1.3 with rustls {m.get('rustls')}) on a current-thread tokio runtime pinned to core "
+        f"{doc['pinning']['server_core']}; every client pinned to core {doc['pinning']['client_core']}; loopback.",
         "",
-        f"Runs: {doc['runs']['fast_clients']} per fast client, {doc['runs']['pure_python_peers']} per pure-Python peer. "
-        "The summary gives the **median** of the runs and, after **×**, its ratio to the median of the Rust "
-        "tokio-tungstenite client of the same run (µs, seconds and KiB: lower is better; msg/s and MiB/s: higher "
-        "is better); the detail tables below add the min–max spread.",
+        f"Runs: {doc['runs']['fast_clients']} per fast client, {doc['runs']['slow_peers']} per slow peer (pure "
+        "Python, Node.js). Each cell gives the **median** of the runs, then its ratio to the median of "
+        "**tokio-tungstenite** and of **fastwebsockets** in the same run (×tt ×fw; µs, seconds and KiB: lower is "
+        "better; msg/s and MiB/s: higher is better), then the **server's CPU share** during the runs (median; "
+        "server CPU time over the client's measured interval, or over the client's wall time for W1 and W5). "
+        f"**SB** marks a cell where the server used more than {100 * doc['server_bound_threshold']:.0f} % of its "
+        "core: there the figure may be the server's limit, not the client's. The detail tables below add the "
+        "min–max spread.",
         "",
         f"**Noise:** other processes used {nz['cpu_seconds_other_processes']} CPU-seconds during the "
         f"{nz['wall_seconds']} s run ({100 * (nz['other_processes_share_of_machine'] or 0):.0f} % of the machine); "
@@ -532,36 +721,57 @@ def render_markdown(doc, clients: List[Client], workloads: List[str], med, ratio
     if doc["runs"]["quick"]:
         lines += ["**Quick mode (smoke test): 1 run each, reduced workloads. Not a measurement.**", ""]
 
-    # Summary matrix.
-    cols = [(w, key, title, kind) for w in workloads for key, title, _, kind in METRICS[w]]
-    lines.append("| Client | " + " | ".join(title for _, _, title, _ in cols) + " |")
-    lines.append("|---|" + "---:|" * len(cols))
-    for c in clients:
-        if c.missing:
-            lines.append(f"| {c.label} | " + " | ".join(["n/a"] * len(cols)) + " |")
+    def cell_text(c: Client, w: str, key: str, kind: str) -> str:
+        wd = res[c.id]["workloads"].get(w)
+        if w not in c.workloads or wd is None:
+            return ""
+        v = med(c.id, w, key)
+        if v is None:
+            return "FAIL"
+        default = QUICK_N[base(w)] if doc["runs"]["quick"] else DEFAULT_N[base(w)]
+        star = "*" if wd["n"] < default else ""
+        parts = [f"{fmt(v, kind)}{star}"]
+        if w in ZIP and wd.get("compression") != "yes":
+            parts.append(f"({wd.get('compression') if wd.get('compression', 'no') != 'no' else 'no compression'})")
+        else:
+            r1 = "" if c.id == "rust" else fmt_ratio(ratio(c.id, w, key))
+            r2 = "" if c.id == "fastwebsockets" else fmt_ratio(ratio(c.id, w, key, "fastwebsockets"))
+            parts += [p for p in (r1, r2) if p]
+        share = (wd.get("server_share") or {}).get("median")
+        parts.append(f"· {fmt_share(share)}" + (" **SB**" if wd.get("server_bound") else ""))
+        return " ".join(parts)
+
+    for title, group in GROUPS:
+        ws = [w for w in group if w in workloads]
+        if not ws:
             continue
-        cells = []
-        for w, key, _, kind in cols:
-            wd = doc["results"][c.id]["workloads"].get(w)
-            if w not in c.workloads or wd is None:
-                cells.append("")
+        cols = [(w, key, t, kind) for w in ws for key, t, _, kind in METRICS[w]]
+        rows = [c for c in clients if any(w in c.workloads for w in ws)]
+        lines += [f"## {title}", ""]
+        if group is ZIP:
+            lines += [
+                "The server accepts permessage-deflate (context takeover) when offered and says in its trailer "
+                "(W2z) or reply (W3z) whether it was used; `(no compression)`: the client offered nothing (or, "
+                "in W3z, compressed nothing), so its figure is plain text and it is left out of the ratios. "
+                "tokio-tungstenite and fastwebsockets have no permessage-deflate: the ratios of compressing "
+                "clients to them are the cost of compression against their plain-text figures.",
+                "",
+            ]
+        lines.append("| Client | " + " | ".join(t for _, _, t, _ in cols) + " |")
+        lines.append("|---|" + "---:|" * len(cols))
+        for c in rows:
+            if c.missing:
+                lines.append(f"| {c.label} | " + " | ".join(["n/a"] * len(cols)) + " |")
                 continue
-            v = med(c.id, w, key)
-            if v is None:
-                cells.append("FAIL")
-                continue
-            r = ratio(c.id, w, key)
-            star = "*" if w in c.n else ""
-            cells.append(f"{fmt(v, kind)}{star} {fmt_ratio(r) if c.id != 'rust' else ''}".strip())
-        lines.append(f"| {c.label} | " + " | ".join(cells) + " |")
+            lines.append(f"| {c.label} | " + " | ".join(cell_text(c, w, key, kind) for w, key, _, kind in cols) + " |")
+        lines.append("")
+    reduced = [
+        f"{c.id}: " + ", ".join(f"{w} {c.n[w]:,}" for w in sorted(c.n) if c.n[w] != DEFAULT_N[w])
+        for c in clients if c.n and not c.missing
+    ]
     lines += [
-        "",
-        "\\* fewer messages than the default for this slow client (rate reported per second): "
-        + "; ".join(
-            f"{c.id}: " + ", ".join(f"{w} {c.n[w]:,}" for w in sorted(c.n) if w in workloads)
-            for c in clients if c.n and not c.missing
-        )
-        + ".",
+        "\\* fewer messages than the default for this slow client (rates are per second; s cells use the "
+        "counts of their base workload): " + "; ".join(reduced) + ".",
         "",
     ]
 
@@ -569,45 +779,54 @@ def render_markdown(doc, clients: List[Client], workloads: List[str], med, ratio
     lines += ["## Detail (median, min–max, runs)", ""]
     for w in workloads:
         for key, title, higher, kind in METRICS[w]:
-            extra = " | vs raw TCP | vs WS bound" if w == "W4" else ""
+            extra = " vs raw TCP | vs WS bound |" if w == "W4" else (" compression | ratio |" if w in ZIP else "")
             lines.append(f"**{title}** ({'higher' if higher else 'lower'} is better)")
             lines.append("")
-            lines.append(f"| Client | median | min–max | runs | n | vs Rust{extra} |")
-            lines.append("|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if extra else ""))
+            lines.append(f"| Client | median | min–max | runs | n | vs tokio-tungstenite | vs fastwebsockets | server CPU |{extra}")
+            lines.append("|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if extra else ""))
             for c in clients:
-                wd = doc["results"].get(c.id, {}).get("workloads", {}).get(w)
+                wd = res.get(c.id, {}).get("workloads", {}).get(w)
                 if c.missing or w not in c.workloads or wd is None:
                     continue
                 s = wd["metrics"].get(key)
+                sh = wd.get("server_share") or {}
+                share = f"{fmt_share(sh.get('median'))} (max {fmt_share(sh.get('max'))})" + (" **SB**" if wd.get("server_bound") else "")
                 if not s:
                     err = (wd["errors"] or ["failed"])[0]
-                    lines.append(f"| {c.label} | FAIL: {str(err)[:80]} | | | | |" + (" | |" if extra else ""))
+                    lines.append(f"| {c.label} | FAIL: {str(err)[:100]} | | | | | | {share} |" + (" | |" if extra else ""))
                     continue
                 fails = f" ({len(wd['errors'])} failed)" if wd["errors"] else ""
                 row = (f"| {c.label} | {fmt(s['median'], kind)} | {fmt(s['min'], kind)}–{fmt(s['max'], kind)} | "
-                       f"{s['runs']}{fails} | {wd['n']:,} | {fmt_ratio(s.get('ratio_to_rust'))} |")
-                if extra:
+                       f"{s['runs']}{fails} | {wd['n']:,} | {fmt_ratio(s.get('ratio_to_rust'))} | "
+                       f"{fmt_ratio(s.get('ratio_to_fastwebsockets'))} | {share} |")
+                if w == "W4":
                     row += f" {fmt_ratio(s.get('ratio_to_raw_tcp'))} | {fmt_ratio(s.get('ratio_to_ws_bound'))} |"
+                elif w in ZIP:
+                    zr = wd.get("zratio")
+                    row += f" {wd.get('compression')} | {'–' if not zr else f'{zr:.2f}:1'} |"
                 lines.append(row)
             lines.append("")
 
     # Targets.
-    lines += ["## Targets (from the issue), on this run's medians", "", "| Client | Target | Value | Met |", "|---|---|---:|:---:|"]
-    for t in doc["targets"]:
-        if "not_better_on" in t:
-            val = "all better" if t["met"] else "not better on: " + ", ".join(t["not_better_on"][:8]) + (
-                " …" if len(t["not_better_on"]) > 8 else "")
-        elif t.get("value") is None:
-            val = "no data"
-        elif t["unit"] == "msg/s":
-            val = f"{t['value'] / 1e6:.2f} M msg/s"
-        elif t["unit"] == "KiB":
-            val = f"{t['value']:.1f} KiB"
-        else:
-            val = f"×{t['value']:.3f}"
-        met = "(info)" if t.get("info") else {True: "yes", False: "**no**", None: "?"}[t["met"]]
-        lines.append(f"| {t['client']} | {t['target']} | {val} | {met} |")
-    lines += ["", "Reproduce: `make bench` at the repository root (3 to 7 minutes here, builds included; see bench/README.md).", ""]
+    if doc["targets"]:
+        lines += ["## Targets (from the issue), on this run's medians", "", "| Client | Target | Value | Met |",
+                  "|---|---|---:|:---:|"]
+        for t in doc["targets"]:
+            if "not_better_on" in t:
+                val = "all better" if t["met"] else "not better on: " + ", ".join(t["not_better_on"][:8]) + (
+                    " …" if len(t["not_better_on"]) > 8 else "")
+            elif t.get("value") is None:
+                val = "no data"
+            elif t["unit"] == "msg/s":
+                val = f"{t['value'] / 1e6:.2f} M msg/s"
+            elif t["unit"] == "KiB":
+                val = f"{t['value']:.1f} KiB"
+            else:
+                val = f"×{t['value']:.3f}"
+            met = "(info)" if t.get("info") else {True: "yes", False: "**no**", None: "?"}[t["met"]]
+            lines.append(f"| {t['client']} | {t['target']} | {val} | {met} |")
+        lines.append("")
+    lines += ["Reproduce: `make bench` at the repository root (see bench/README.md).", ""]
     missing = [c for c in clients if c.missing]
     if missing:
         lines += ["Not run: " + "; ".join(f"{c.label}: {c.missing}" for c in missing), ""]
