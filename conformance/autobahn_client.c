@@ -145,14 +145,29 @@ static int run_connection(const char *url, const ws_options *opts, int echo, int
     return closed ? 0 : -2;
 }
 
+/* Whether `n` is in the comma-separated list `list`. */
+static int in_list(const char *list, long n) {
+    while (*list) {
+        char *end = NULL;
+        long v = strtol(list, &end, 10);
+        if (end == list) return 0;
+        if (v == n) return 1;
+        list = *end == ',' ? end + 1 : end;
+    }
+    return 0;
+}
+
 static void usage(const char *argv0) {
-    fprintf(stderr, "usage: %s [-a AGENT] [-t CASE_TIMEOUT_S] [-q] ws://HOST:PORT\n", argv0);
+    fprintf(stderr, "usage: %s [-a AGENT] [-t CASE_TIMEOUT_S] [-n CASE,CASE,...] [-q] ws://HOST:PORT\n", argv0);
 }
 
 int main(int argc, char **argv) {
     const char *agent = "wsnative";
     int case_timeout = 60;
     const char *base = NULL;
+    /* Case numbers whose compression offer adds client_no_context_takeover
+       (the cases whose server accepts only such an offer). */
+    const char *no_context = "";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-a") == 0 && i + 1 < argc) {
             agent = argv[++i];
@@ -162,6 +177,8 @@ int main(int argc, char **argv) {
                 usage(argv[0]);
                 return 2;
             }
+        } else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
+            no_context = argv[++i];
         } else if (strcmp(argv[i], "-q") == 0) {
             quiet = 1;
         } else if (argv[i][0] != '-' && base == NULL) {
@@ -213,7 +230,13 @@ int main(int argc, char **argv) {
     for (long n = 1; n <= count; n++) {
         snprintf(url, sizeof url, "%.*s/runCase?case=%ld&agent=%s", (int)base_len, base, n, agent);
         double t0 = now_s();
+        int nct = in_list(no_context, n);
+        if (ws_options_set_compression_no_context_takeover(opts, nct) != WS_RESULT_OK) {
+            fprintf(stderr, "options: %s\n", ws_last_error());
+            return 1;
+        }
         rc = run_connection(url, opts, 1, case_timeout, &st);
+        ws_options_set_compression_no_context_takeover(opts, 0);
         double dt = now_s() - t0;
         if (rc == -2) {
             printf("case %ld/%ld: TIMEOUT after %d s (%lu messages echoed); connection dropped\n", n, count,

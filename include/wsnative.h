@@ -215,7 +215,9 @@ typedef uint32_t ws_dispatch;
 // ws_options_set_ca_pem, ws_options_set_dispatch,
 // ws_options_set_block_unsafe_ports,
 // ws_options_set_dangerously_accept_invalid_certificates,
-// ws_options_set_max_queued_bytes, ws_options_set_chromium_compat.
+// ws_options_set_max_queued_bytes, ws_options_set_chromium_compat,
+// ws_options_set_compression, ws_options_set_compression_window_bits,
+// ws_options_set_compression_no_context_takeover.
 //
 // Thread safety: an options object may be read by several ws_new() calls at
 // once, but must not be modified while another thread uses it.
@@ -293,7 +295,8 @@ extern "C" {
 
 // Creates an options object with every default: no extra headers, connect
 // timeout 30 s, close timeout 5 s, max message size 64 MiB, system and
-// bundled CA roots, immediate dispatch, no port blocking.
+// bundled CA roots, immediate dispatch, no port blocking, compression
+// offered as Chromium offers it.
 //
 // Returns an owned pointer (never NULL): to avoid a memory leak it must
 // eventually be released with ws_options_free().
@@ -404,7 +407,8 @@ ws_result ws_options_set_dangerously_accept_invalid_certificates(struct ws_optio
 // than the limit is still delivered. After ws_close() the limit no longer
 // applies (queued messages are then dropped anyway). Pongs never pile up
 // either way: only the answer to the most recent ping waits for a server
-// that does not read (RFC 6455 5.5.3).
+// that does not read: beyond 4 KiB of them, the answer to the most recent
+// ping replaces the last one waiting (RFC 6455 5.5.3).
 //
 // # Safety
 // `options` must be NULL or a live options object.
@@ -422,6 +426,46 @@ ws_result ws_options_set_max_queued_bytes(struct ws_options *options, uint64_t b
 // # Safety
 // `options` must be NULL or a live options object.
 ws_result ws_options_set_chromium_compat(struct ws_options *options, bool on);
+
+// Compression (permessage-deflate, RFC 7692). When `on` (the default) the
+// client offers it exactly as Chromium does,
+// `Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits`;
+// a server that accepts it sends and receives compressed messages, and
+// ws_extensions() shows its answer. The message size limit
+// (ws_options_set_max_message_size) applies to the decompressed size.
+// `on` false: nothing is offered, and a server that answers with an
+// extension anyway fails the connection. The window bits and context
+// takeover settings below are kept while compression is off.
+//
+// # Safety
+// `options` must be NULL or a live options object.
+ws_result ws_options_set_compression(struct ws_options *options, bool on);
+
+// The window sizes in the compression offer, as base-2 logarithms.
+// `client_max_window_bits`: 0 (the default, as Chromium) offers the
+// parameter without a value (the server may then limit the client's
+// window); 8 to 15 caps the window the client compresses with.
+// `server_max_window_bits`: 0 (the default, as Chromium) leaves it out;
+// 8 to 15 asks the server to compress with no larger a window, and a
+// server that does not agree fails the connection. Any other value returns
+// WS_RESULT_INVALID_OPTION and changes nothing. Does not turn compression
+// on if it was turned off.
+//
+// # Safety
+// `options` must be NULL or a live options object.
+ws_result ws_options_set_compression_window_bits(struct ws_options *options,
+                                                 uint32_t client_max_window_bits,
+                                                 uint32_t server_max_window_bits);
+
+// When `on` the compression offer includes `client_no_context_takeover`:
+// the client compresses every message on its own, so the server needs no
+// window per connection for it (smaller messages are less compressed).
+// Off by default (Chromium does not offer it). Does not turn compression
+// on if it was turned off.
+//
+// # Safety
+// `options` must be NULL or a live options object.
+ws_result ws_options_set_compression_no_context_takeover(struct ws_options *options, bool on);
 
 // The library version, e.g. "0.1.0". Static storage: never free it.
 const char *ws_version(void);

@@ -1,36 +1,31 @@
 //! The connection task: connect, handshake, then the open connection with
-//! its closing handshake. This is the only module that drives the protocol
-//! engine (tokio-tungstenite over the frame guard over the buffered stream).
+//! its closing handshake. This is the only module that speaks the protocol:
+//! frames are read by [`Incoming`] and written from one buffer here (the
+//! frames send() encoded, then pongs and Close).
 
-use crate::buffered::Buffered;
 use crate::connect::tcp_connect;
+use crate::deflate::{DeflateParams, Deflater};
 use crate::event::{Event, EventHandler, Message, ReadyState};
 use crate::flow::FlowControl;
-use crate::frame_guard::{Guarded, PeerClose, Violation};
 use crate::handshake;
+use crate::incoming::{Incoming, ReadError, Received, Violation};
 use crate::options::{Options, TCP_CLOSE_GRACE};
+use crate::outgoing::{encode, OPCODE_CLOSE, OPCODE_PONG};
 use crate::socket::Shared;
 use crate::stream::MaybeTls;
 use crate::validate::is_blocked_port;
 use bytes::Bytes;
-use futures_util::{Sink, Stream};
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{sleep, Sleep};
-use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{self, Error as WsError, Message as WsMessage};
-use tokio_tungstenite::WebSocketStream;
 
-type Ws<S = MaybeTls> = WebSocketStream<Guarded<Buffered<S>>>;
-
-/// tungstenite's read buffer (its default is 128 KiB): see [`engine`].
-const ENGINE_READ_BUFFER: usize = 4096;
 /// Most messages delivered in one poll before yielding to other tasks.
 const READ_BUDGET: usize = 512;
 /// Immediate handlers that ran this long (the network may have moved on
@@ -42,12 +37,12 @@ const FAIL_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 /// After close() during CONNECTING, how long the opening request may still
 /// take to go out.
 const REQUEST_GRACE: Duration = Duration::from_secs(1);
-/// tungstenite's buffer for the frames it writes itself (pongs and Close):
-/// when the socket does not take them, a pong that does not fit waits in its
-/// single slot and is replaced by the next one (RFC 6455 5.5.3 allows
-/// answering only the most recent ping), so a ping flood against a server
-/// that never reads costs no memory.
-const ENGINE_WRITE_BUFFER_MAX: usize = 4096;
+/// A write buffer larger than this is released once written, so that one
+/// large message does not keep its memory for the life of the connection.
+const KEEP_WRITE_CAPACITY: usize = 1 << 20;
+/// The most bytes of pongs waiting for the socket: beyond it, the newest
+/// pong replaces the last one waiting.
+const PONGS_MAX: usize = 4096;
 
 /// What the handle asks of the task (messages go through
 /// [`crate::outgoing::Outgoing`] instead).
@@ -122,6 +117,14 @@ pub(crate) struct Delivery {
     pub(crate) flow: Option<Arc<FlowControl>>,
 }
 
+/// An established connection: the stream, what came after the 101
+/// response, and what was negotiated.
+struct Established {
+    stream: MaybeTls,
+    leftover: Vec<u8>,
+    deflate: Option<DeflateParams>,
+}
+
 pub(crate) async fn run(
     shared: Arc<Shared>,
     protocols: Vec<String>,
@@ -138,9 +141,9 @@ pub(crate) async fn run(
         options.connect_timeout,
         establish(&shared, &protocols, &options, tls),
     ));
-    let ws = tokio::select! {
+    let est = tokio::select! {
         r = &mut connecting => match r {
-            Ok(Ok(ws)) => ws,
+            Ok(Ok(est)) => est,
             Ok(Err(msg)) => return em.finish(Some(msg), 1006, String::new(), false),
             Err(_) => {
                 let msg = format!("the connection was not established within {:?}", options.connect_timeout);
@@ -160,44 +163,32 @@ pub(crate) async fn run(
         }
     };
     drop(connecting);
+    let Established { stream, leftover, deflate } = est;
+    if let Some(d) = deflate.as_ref() {
+        shared.outgoing.set_deflater(Deflater::new(d));
+    }
+    let incoming = Incoming::new(
+        &leftover,
+        deflate.as_ref(),
+        options.max_message_size,
+        options.chromium_compat,
+        immediate,
+    );
+    drop(leftover);
     shared.set_state(ReadyState::Open);
     let handler_started = Instant::now();
     em.emit(Event::Open);
     // See OpenConnection::poll: what arrived meanwhile comes first. (Not
-    // awaited here: a suspension point with the engine alive would size
+    // awaited here: a suspension point with the connection alive would size
     // every task for both.)
     let slow_open = handler_started.elapsed() >= SLOW_HANDLERS;
-    drive(ws, shared, cmds, options.close_timeout, flow, em, slow_open).await
+    let conn = OpenConnection::new(stream, incoming, shared, cmds, options.close_timeout, flow, slow_open);
+    drive(conn, em).await
 }
 
 /// Runs an open connection until it is closed, failed or dropped, and
 /// delivers the final events.
-async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
-    ws: Ws<S>,
-    shared: Arc<Shared>,
-    cmds: UnboundedReceiver<Command>,
-    close_timeout: Duration,
-    flow: Option<Arc<FlowControl>>,
-    mut em: Emitter,
-    reactor_turn_first: bool,
-) {
-    let mut conn = OpenConnection {
-        flow,
-        ws,
-        shared,
-        cmds,
-        cmds_open: true,
-        outbox: VecDeque::new(),
-        in_flight: 0,
-        must_flush: false,
-        phase: Phase::Open,
-        received_close: None,
-        timer: None,
-        close_timeout,
-        pending_close: None,
-        peer_eof: false,
-        reactor_turn: reactor_turn_first.then(reactor_turn),
-    };
+async fn drive<S: AsyncRead + AsyncWrite + Unpin>(mut conn: OpenConnection<S>, mut em: Emitter) {
     let end = poll_fn(|cx| conn.poll(cx, &mut em)).await;
     match end {
         End::Clean => {
@@ -218,50 +209,25 @@ async fn establish(
     protocols: &[String],
     options: &Options,
     tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
-) -> Result<Ws, String> {
+) -> Result<Established, String> {
     let url = &shared.url;
     if options.block_unsafe_ports && is_blocked_port(url.port()) {
         return Err(format!("port {} is on the browser's list of blocked ports", url.port()));
     }
     let tcp = tcp_connect(url).await?;
-    let stream = match tls {
+    let mut stream = match tls {
         Some(config) => crate::tls::wrap(tcp, url.host(), config).await?,
         None => MaybeTls::Plain(tcp),
     };
-    let mut stream = Guarded::new(Buffered::new(stream), options.chromium_compat);
-    let accepted = handshake::perform(stream.get_mut(), url, protocols, &options.headers).await?;
-    let mut leftover = accepted.leftover;
-    stream.inspect_prefix(&mut leftover);
+    let req = handshake::Request {
+        protocols,
+        headers: &options.headers,
+        deflate: options.permessage_deflate.as_ref(),
+    };
+    let accepted = handshake::perform(&mut stream, url, &req).await?;
     let _ = shared.protocol.set(accepted.protocol);
     let _ = shared.extensions.set(accepted.extensions);
-    Ok(engine(stream, &leftover, options.max_message_size).await)
-}
-
-/// tungstenite over the frame guard and the buffered stream, starting with the bytes that came
-/// with the handshake response.
-///
-/// tungstenite's read buffer is zero-filled to its full size on every
-/// connection (128 KiB by default); the buffered stream under it reads from
-/// the network in large chunks and releases them when idle, so a small one
-/// costs no speed and saves most of an idle connection's memory. Its
-/// capacity must be set through the first buffer: `BytesMut` remembers it
-/// as the size of every later buffer, and a first buffer that is only as
-/// large as the leftover bytes (often none) makes tungstenite allocate a
-/// new buffer for almost every frame.
-async fn engine<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: Guarded<Buffered<S>>,
-    leftover: &[u8],
-    max_message_size: usize,
-) -> Ws<S> {
-    let mut first = Vec::with_capacity(ENGINE_READ_BUFFER.max(leftover.len()));
-    first.extend_from_slice(leftover);
-    let config = WebSocketConfig::default()
-        .read_buffer_size(ENGINE_READ_BUFFER)
-        .write_buffer_size(0)
-        .max_write_buffer_size(ENGINE_WRITE_BUFFER_MAX)
-        .max_message_size(Some(max_message_size))
-        .max_frame_size(Some(max_message_size));
-    WebSocketStream::from_partially_read(stream, first, Role::Client, Some(config)).await
+    Ok(Established { stream, leftover: accepted.leftover, deflate: accepted.deflate })
 }
 
 const CLOSED_WHILE_CONNECTING: &str = "close() was called before the connection was established";
@@ -281,7 +247,7 @@ enum Phase {
     Open,
     /// We sent Close; waiting for the server's Close.
     ClosingByUs,
-    /// The server sent Close; our reply is being flushed.
+    /// The server sent Close; our reply is being written.
     ClosingByPeer,
     /// Both Close frames are through; waiting for the server to close TCP.
     AwaitTcpClose,
@@ -310,22 +276,47 @@ enum End {
     Dropped(String),
 }
 
+/// The Close frame (ours, or the echo of the server's) for `code`.
+fn close_frame(code: Option<u16>, reason: &str) -> Vec<u8> {
+    let mut payload = Vec::new();
+    if let Some(c) = code {
+        payload.extend_from_slice(&c.to_be_bytes());
+        payload.extend_from_slice(reason.as_bytes());
+    }
+    let mut out = Vec::new();
+    encode(&mut out, OPCODE_CLOSE, false, &payload, rand::random());
+    out
+}
+
 struct OpenConnection<S> {
-    ws: Ws<S>,
+    io: S,
+    rx: Incoming,
     shared: Arc<Shared>,
     cmds: UnboundedReceiver<Command>,
     cmds_open: bool,
     outbox: VecDeque<Command>,
-    /// Payload bytes handed to the stream and not yet flushed.
+    /// Frames being written: `wbuf[wpos..]`.
+    wbuf: Vec<u8>,
+    wpos: usize,
+    /// Payload bytes of send() frames in `wbuf` (bufferedAmount falls by
+    /// them once the buffer is written).
     in_flight: u64,
+    /// `wbuf` holds bytes not yet written, or the stream is to be flushed.
     must_flush: bool,
+    /// Pongs waiting for `wbuf` to be written, one per ping, up to
+    /// [`PONGS_MAX`] bytes; then the newest replaces the last one waiting
+    /// (RFC 6455 5.5.3 allows answering only the most recent ping), so a
+    /// ping flood against a server that never reads costs no memory.
+    pongs: Vec<u8>,
+    /// Where the last pong in `pongs` starts.
+    last_pong: usize,
     phase: Phase,
     received_close: Option<(u16, String)>,
     timer: Option<Pin<Box<Sleep>>>,
     close_timeout: Duration,
-    /// A Close frame to hand to tungstenite (ours, or the echo of the
-    /// server's) once its write buffer has room.
-    pending_close: Option<Option<CloseFrame>>,
+    /// A Close frame (ours, or the echo of the server's) waiting for `wbuf`
+    /// to be written.
+    pending_close: Option<Vec<u8>>,
     /// The server ended TCP after its Close frame while our answer was
     /// still to be written.
     peer_eof: bool,
@@ -336,6 +327,39 @@ struct OpenConnection<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
+    fn new(
+        io: S,
+        rx: Incoming,
+        shared: Arc<Shared>,
+        cmds: UnboundedReceiver<Command>,
+        close_timeout: Duration,
+        flow: Option<Arc<FlowControl>>,
+        reactor_turn_first: bool,
+    ) -> Self {
+        OpenConnection {
+            io,
+            rx,
+            shared,
+            cmds,
+            cmds_open: true,
+            outbox: VecDeque::new(),
+            wbuf: Vec::new(),
+            wpos: 0,
+            in_flight: 0,
+            must_flush: false,
+            pongs: Vec::new(),
+            last_pong: 0,
+            phase: Phase::Open,
+            received_close: None,
+            timer: None,
+            close_timeout,
+            pending_close: None,
+            peer_eof: false,
+            reactor_turn: reactor_turn_first.then(reactor_turn),
+            flow,
+        }
+    }
+
     fn poll(&mut self, cx: &mut Context<'_>, em: &mut Emitter) -> Poll<End> {
         self.shared.outgoing.register(cx.waker());
         // What has arrived is handled before what the application sent is
@@ -377,12 +401,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                 // end of TCP.
                 Read::WriteFirst => continue,
                 _ => break,
-            }
-        }
-        // Reading may have queued a pong or a close reply.
-        if self.must_flush {
-            if let Err(end) = self.flush(cx) {
-                return Poll::Ready(end);
             }
         }
         if self.peer_eof && !self.must_flush && self.pending_close.is_none() {
@@ -434,58 +452,86 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
         }
     }
 
-    /// Whether the previous write is complete, so that frames can be handed
-    /// to the stream without cutting into one tungstenite is writing.
-    fn idle(&self) -> bool {
-        self.in_flight == 0 && !self.must_flush
-    }
-
-    /// Hands every message sent so far to the stream, then any close
-    /// request, and flushes them together.
+    /// Once the previous batch is written: the pongs (for pings that came
+    /// before anything a handler sent since), the messages sent so far, the
+    /// close requests and a Close frame go into the write buffer; then as
+    /// much as the socket takes is written.
     fn write(&mut self, cx: &mut Context<'_>) -> Result<(), End> {
-        if self.idle() {
+        if !self.must_flush {
+            if !self.pongs.is_empty() {
+                self.wbuf.extend_from_slice(&self.pongs);
+                self.pongs.clear();
+                self.must_flush = true;
+            }
             self.take_frames();
             while let Some(cmd) = self.outbox.pop_front() {
                 match cmd {
                     Command::Close { fail: true, .. } => {
                         return Err(End::Dropped(CLOSED_WHILE_CONNECTING.into()))
                     }
-                    Command::Close { code, reason, .. } => self.start_close(code, reason)?,
-                    Command::Release => self.start_close(Some(1001), String::new())?,
-                    Command::Shutdown { .. } => self.start_close(Some(1001), "shutting down".into())?,
+                    Command::Close { code, reason, .. } => self.start_close(code, &reason),
+                    Command::Release => self.start_close(Some(1001), ""),
+                    Command::Shutdown { .. } => self.start_close(Some(1001), "shutting down"),
                 }
             }
+            if let Some(c) = self.pending_close.take() {
+                self.wbuf.extend_from_slice(&c);
+                self.must_flush = true;
+            }
         }
-        self.send_pending_close()?;
         if self.must_flush {
             self.flush(cx)?;
         }
         Ok(())
     }
 
-    /// Hands the pending Close frame to tungstenite. When its write buffer
-    /// is full (pongs waiting for a slow server), the frame waits for the
-    /// next flush.
-    fn send_pending_close(&mut self) -> Result<(), End> {
-        let Some(frame) = self.pending_close.take() else { return Ok(()) };
-        self.must_flush = true;
-        match Pin::new(&mut self.ws).start_send(WsMessage::Close(frame)) {
-            Ok(()) => Ok(()),
-            Err(WsError::WriteBufferFull(msg)) => {
-                if let WsMessage::Close(frame) = *msg {
-                    self.pending_close = Some(frame);
+    /// Writes the write buffer and flushes the stream; on completion
+    /// bufferedAmount falls by what it held.
+    fn flush(&mut self, cx: &mut Context<'_>) -> Result<(), End> {
+        match self.poll_write_all(cx) {
+            Poll::Ready(Ok(())) => {
+                self.shared.outgoing.written(std::mem::take(&mut self.in_flight));
+                self.must_flush = false;
+                if self.phase == Phase::ClosingByPeer && self.pending_close.is_none() {
+                    self.phase = Phase::AwaitTcpClose;
+                    self.arm(TCP_CLOSE_GRACE);
+                }
+                // Room for the next batch.
+                if !self.outbox.is_empty()
+                    || self.shared.outgoing.is_pending()
+                    || !self.pongs.is_empty()
+                    || self.pending_close.is_some()
+                {
+                    cx.waker().wake_by_ref();
                 }
                 Ok(())
             }
-            Err(e) => Err(self.classify(e)),
+            Poll::Ready(Err(e)) => Err(self.classify_io(e)),
+            Poll::Pending => Ok(()),
         }
     }
 
-    /// Moves the frames send() queued to the stream (the stream must hold
-    /// no partly written frame of tungstenite's: see [`Self::idle`]).
+    fn poll_write_all(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.wpos < self.wbuf.len() {
+            let n = std::task::ready!(Pin::new(&mut self.io).poll_write(cx, &self.wbuf[self.wpos..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.wpos += n;
+        }
+        std::task::ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+        if self.wbuf.capacity() > KEEP_WRITE_CAPACITY {
+            self.wbuf = Vec::new();
+        }
+        self.wbuf.clear();
+        self.wpos = 0;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Moves the frames send() queued to the write buffer (which holds no
+    /// unwritten bytes: see [`Self::write`]).
     fn take_frames(&mut self) {
-        let frames = self.ws.get_mut().get_mut().frames_mut();
-        let taken = self.shared.outgoing.take_into(frames);
+        let taken = self.shared.outgoing.take_into(&mut self.wbuf);
         if taken.bytes == 0 {
             return;
         }
@@ -495,46 +541,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
         } else {
             // Sent after the closing handshake began: discarded, still
             // counted in bufferedAmount.
-            let keep = frames.len() - taken.bytes;
-            frames.truncate(keep);
+            let keep = self.wbuf.len() - taken.bytes;
+            self.wbuf.truncate(keep);
         }
     }
 
-    fn start_close(&mut self, code: Option<u16>, reason: String) -> Result<(), End> {
+    fn start_close(&mut self, code: Option<u16>, reason: &str) {
         if self.phase != Phase::Open {
-            return Ok(());
+            return;
         }
         self.shared.set_state(ReadyState::Closing);
-        let frame = code.map(|c| CloseFrame { code: CloseCode::from(c), reason: reason.into() });
         self.phase = Phase::ClosingByUs;
         if self.timer.is_none() {
             self.arm(self.close_timeout);
         }
-        self.pending_close = Some(frame);
-        self.send_pending_close()
-    }
-
-    fn flush(&mut self, cx: &mut Context<'_>) -> Result<(), End> {
-        match Pin::new(&mut self.ws).poll_flush(cx) {
-            Poll::Ready(Ok(())) => {
-                self.shared.outgoing.written(std::mem::take(&mut self.in_flight));
-                self.must_flush = false;
-                if self.phase == Phase::ClosingByPeer && self.pending_close.is_none() {
-                    self.phase = Phase::AwaitTcpClose;
-                    self.arm(TCP_CLOSE_GRACE);
-                }
-                // Room for the next batch.
-                if !self.outbox.is_empty() || self.shared.outgoing.is_pending() {
-                    cx.waker().wake_by_ref();
-                }
-                Ok(())
-            }
-            Poll::Ready(Err(e)) => Err(self.classify(e)),
-            Poll::Pending => Ok(()),
-        }
+        self.pending_close = Some(close_frame(code, reason));
     }
 
     fn read(&mut self, cx: &mut Context<'_>, em: &mut Emitter) -> Read {
+        if self.peer_eof {
+            return Read::Blocked;
+        }
         for _ in 0..READ_BUDGET {
             // Flow control, until the application calls close() (from then
             // on queued messages are dropped, and the Close must get through).
@@ -543,84 +570,46 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                     return Read::Blocked;
                 }
             }
-            if self.received_close.is_some() {
-                return self.read_after_close(cx);
-            }
-            match Pin::new(&mut self.ws).poll_next(cx) {
+            match self.rx.poll_next(cx, &mut self.io) {
                 Poll::Pending => return Read::Blocked,
-                Poll::Ready(None) => {
-                    // The server closed TCP after a complete closing handshake.
-                    return Read::Ended(if self.received_close.is_some() {
-                        End::Clean
-                    } else {
-                        End::Abnormal
-                    });
+                Poll::Ready(Ok(Received::Message { data, text })) => {
+                    if self.phase == Phase::Open {
+                        em.message(data, text);
+                    }
                 }
-                Poll::Ready(Some(Err(WsError::Io(io)))) if PeerClose::from_io(&io).is_some() => {
-                    let PeerClose(frame) = PeerClose::from_io(&io).expect("checked").clone();
+                Poll::Ready(Ok(Received::Ping(payload))) => self.queue_pong(&payload),
+                Poll::Ready(Ok(Received::Pong)) => {}
+                Poll::Ready(Ok(Received::Close(frame))) => {
                     self.on_close_frame(frame, em);
                     // The echo goes out before anything else is read.
                     return Read::WriteFirst;
                 }
-                Poll::Ready(Some(Err(e))) => return Read::Ended(self.classify(e)),
-                Poll::Ready(Some(Ok(msg))) => {
-                    match msg {
-                        WsMessage::Text(t) => {
-                            if self.phase == Phase::Open {
-                                em.message(Bytes::from(t), true);
-                            }
-                        }
-                        WsMessage::Binary(b) => {
-                            if self.phase == Phase::Open {
-                                em.message(b, false);
-                            }
-                        }
-                        WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => {
-                            self.must_flush = true
-                        }
-                        // The frame guard holds the server's Close back
-                        // (see PeerClose): tungstenite never sees one.
-                        WsMessage::Close(_) => {
-                            return Read::Ended(End::Failed(Violation {
-                                code: 1011,
-                                message: "internal error: the engine read a Close frame".into(),
-                            }))
-                        }
+                Poll::Ready(Err(ReadError::Eof)) => {
+                    if self.received_close.is_none() {
+                        return Read::Ended(End::Abnormal);
                     }
+                    if self.pending_close.is_some() || self.must_flush {
+                        // The server closed its side; our answer still goes
+                        // out (see poll) before the connection ends.
+                        self.peer_eof = true;
+                        return Read::Blocked;
+                    }
+                    return Read::Ended(End::Clean);
                 }
+                Poll::Ready(Err(ReadError::Violation(v))) => return Read::Ended(End::Failed(v)),
+                Poll::Ready(Err(ReadError::Io(e))) => return Read::Ended(self.classify_io(e)),
             }
         }
         cx.waker().wake_by_ref();
         Read::Blocked
     }
 
-    /// After the server's Close frame, tungstenite (which ends at the
-    /// guard's report of it) is no longer read: the stream itself is, for
-    /// the end of TCP or for anything the server wrongly sends after Close.
-    fn read_after_close(&mut self, cx: &mut Context<'_>) -> Read {
-        if self.peer_eof {
-            return Read::Blocked;
+    fn queue_pong(&mut self, payload: &[u8]) {
+        if self.pongs.len() + 6 + payload.len() > PONGS_MAX {
+            self.pongs.truncate(self.last_pong);
         }
-        let mut scratch = [0u8; 64];
-        let mut rb = ReadBuf::new(&mut scratch);
-        match Pin::new(self.ws.get_mut()).poll_read(cx, &mut rb) {
-            Poll::Pending => Read::Blocked,
-            Poll::Ready(Ok(())) if rb.filled().is_empty() => {
-                if self.pending_close.is_some() || self.must_flush {
-                    // The server closed its side; our answer still goes out
-                    // (see poll) before the connection ends.
-                    self.peer_eof = true;
-                    Read::Blocked
-                } else {
-                    Read::Ended(End::Clean)
-                }
-            }
-            Poll::Ready(Ok(())) => Read::Ended(End::Failed(Violation {
-                code: 1002,
-                message: "the server sent data after its Close frame".into(),
-            })),
-            Poll::Ready(Err(e)) => Read::Ended(self.classify(WsError::Io(e))),
-        }
+        self.last_pong = self.pongs.len();
+        encode(&mut self.pongs, OPCODE_PONG, false, payload, rand::random());
     }
 
     fn on_close_frame(&mut self, frame: Option<(u16, String)>, em: &mut Emitter) {
@@ -634,9 +623,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                 self.shared.set_state(ReadyState::Closing);
                 em.emit(Event::Closing);
                 self.phase = Phase::ClosingByPeer;
-                self.pending_close =
-                    Some(frame.map(|(c, r)| CloseFrame { code: CloseCode::from(c), reason: r.into() }));
-                self.must_flush = true;
+                let (code, reason) = frame.map_or((None, String::new()), |(c, r)| (Some(c), r));
+                self.pending_close = Some(close_frame(code, &reason));
                 self.arm(self.close_timeout);
             }
             Phase::ClosingByUs => {
@@ -647,51 +635,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
         }
     }
 
-    /// Maps an engine error to how the connection ends.
-    fn classify(&self, e: WsError) -> End {
-        use tungstenite::error::{CapacityError, ProtocolError};
-        match e {
-            WsError::Io(io) => match Violation::from_io(&io) {
-                Some(v) => End::Failed(v.clone()),
-                // After the server's Close frame, losing TCP (even before
-                // our reply got out) still ends a clean close, as in Chromium.
-                None if self.received_close.is_some() => End::Clean,
-                None => End::Abnormal,
-            },
-            WsError::ConnectionClosed | WsError::AlreadyClosed => {
-                if self.received_close.is_some() {
-                    End::Clean
-                } else {
-                    End::Abnormal
-                }
-            }
-            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => End::Abnormal,
-            WsError::Protocol(p) => {
-                End::Failed(Violation { code: 1002, message: format!("protocol error: {p}") })
-            }
-            WsError::Utf8(_) => {
-                End::Failed(Violation { code: 1007, message: "the server sent invalid UTF-8 text".into() })
-            }
-            WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => End::Failed(Violation {
-                code: 1009,
-                message: format!("the server sent a message of {size} bytes; the limit is {max_size}"),
-            }),
-            other => End::Failed(Violation { code: 1002, message: format!("protocol error: {other}") }),
+    /// How an I/O error ends the connection: after the server's Close
+    /// frame, losing TCP (even before our reply got out) still ends a clean
+    /// close, as in Chromium.
+    fn classify_io(&self, _e: io::Error) -> End {
+        if self.received_close.is_some() {
+            End::Clean
+        } else {
+            End::Abnormal
         }
     }
 
     /// Failing the connection: send a Close frame with `code` when the
     /// connection can still carry one, briefly, then drop TCP.
     async fn send_failure_close(&mut self, code: u16) {
-        let frame = CloseFrame { code: CloseCode::from(code), reason: "".into() };
         let attempt = async {
             // Finish what is being written, then the messages the
             // application sent while the connection was open, then Close.
-            poll_fn(|cx| Pin::new(&mut self.ws).poll_flush(cx)).await.ok()?;
+            poll_fn(|cx| self.poll_write_all(cx)).await.ok()?;
             self.shared.outgoing.written(std::mem::take(&mut self.in_flight));
-            self.take_frames();
-            Pin::new(&mut self.ws).start_send(WsMessage::Close(Some(frame))).ok()?;
-            poll_fn(|cx| Pin::new(&mut self.ws).poll_flush(cx)).await.ok()?;
+            // Once a Close frame is out, no other may follow.
+            if self.phase != Phase::Open {
+                return Some(());
+            }
+            let taken = self.shared.outgoing.take_into(&mut self.wbuf);
+            self.in_flight += taken.payload;
+            self.wbuf.extend_from_slice(&close_frame(Some(code), ""));
+            poll_fn(|cx| self.poll_write_all(cx)).await.ok()?;
             self.shared.outgoing.written(std::mem::take(&mut self.in_flight));
             Some(())
         };
@@ -700,10 +670,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
 }
 
 #[cfg(feature = "fuzzing")]
-/// Fuzzing entry: runs the open-connection engine (frame guard, protocol
-/// engine, closing handshake) over `server_bytes` as the server's byte
-/// stream, with the client optionally sending and closing, on a runtime with
-/// paused time. Panics if the events break the browser's rules: messages,
+/// Fuzzing entry: runs the open connection (frame reader, inflater,
+/// closing handshake) over `server_bytes` as the server's byte stream, with
+/// the client optionally sending and closing, and permessage-deflate
+/// optionally negotiated, on a runtime with paused time. Panics if the events break the browser's rules: messages,
 /// then at most one error, then exactly one close, last.
 pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
     use crate::socket::Shared;
@@ -763,12 +733,17 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
                 }
             }
         });
-        let mut guarded = Guarded::new(Buffered::new(client), false);
-        let mut leftover = Vec::new();
-        guarded.inspect_prefix(&mut leftover);
-        let ws = engine(guarded, &leftover, 1 << 20).await;
+        let deflate = crate::deflate::DeflateParams {
+            server_no_context_takeover: client_actions & 16 != 0,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        };
+        let incoming =
+            Incoming::new(&[], (client_actions & 8 != 0).then_some(&deflate), 1 << 20, false, false);
         let em = Emitter { shared: Arc::clone(&shared), handler: Some(handler), immediate: false };
-        drive(ws, shared, rx, Duration::from_secs(5), None, em, false).await;
+        let conn = OpenConnection::new(client, incoming, shared, rx, Duration::from_secs(5), None, false);
+        drive(conn, em).await;
         drop(tx);
         server_task.abort();
     });
@@ -792,8 +767,8 @@ mod tests {
     /// A server floods pings and never reads: the pongs cannot be written,
     /// and what waits for the socket stays bounded (RFC 6455 5.5.3 allows
     /// answering only the most recent ping). Before the bound, every pong
-    /// waited in tungstenite's write buffer (131 bytes per ping), and the
-    /// server found hundreds of KiB of them once it read.
+    /// waited in the write buffer (131 bytes per ping), and the server
+    /// found hundreds of KiB of them once it read.
     #[test]
     fn a_ping_flood_against_a_server_that_never_reads_costs_no_memory() {
         const PINGS: usize = 200_000;
@@ -838,7 +813,16 @@ mod tests {
                 }
             });
             let em = Emitter { shared: Arc::clone(&shared), handler: Some(handler), immediate: false };
-            let ws = engine(Guarded::new(Buffered::new(client), false), &[], 1 << 20).await;
+            let incoming = Incoming::new(&[], None, 1 << 20, false, false);
+            let conn = OpenConnection::new(
+                client,
+                incoming,
+                Arc::clone(&shared),
+                rx,
+                Duration::from_secs(5),
+                None,
+                false,
+            );
             let peak = Arc::new(std::sync::atomic::AtomicU64::new(base));
             let sampler = {
                 let peak = Arc::clone(&peak);
@@ -849,7 +833,7 @@ mod tests {
                     }
                 })
             };
-            let driving = tokio::spawn(drive(ws, shared, rx, Duration::from_secs(5), None, em, false));
+            let driving = tokio::spawn(drive(conn, em));
             let pongs_written = flood.await.unwrap();
             sampler.abort();
             drop(tx);

@@ -49,15 +49,25 @@ pub fn option_values(data: &[u8]) {
 pub fn handshake_response(data: &[u8]) {
     let offered = ["chat".to_string(), "superchat".to_string()];
     let protocols: &[String] = if data.first().is_some_and(|b| b & 1 == 1) { &offered } else { &[] };
-    if let Ok(a) = crate::handshake::check_response(data, "dGhlIHNhbXBsZSBub25jZQ==", protocols) {
+    let offer = crate::deflate::DeflateOffer::default();
+    let offered = data.first().is_some_and(|b| b & 2 == 2).then_some(&offer);
+    if let Ok(a) = crate::handshake::check_response(data, "dGhlIHNhbXBsZSBub25jZQ==", protocols, offered) {
         assert!(protocols.is_empty() && a.protocol.is_empty() || protocols.contains(&a.protocol));
-        assert!(a.extensions.is_empty());
+        assert_eq!(a.extensions.is_empty(), a.deflate.is_none());
+        if let Some(d) = a.deflate {
+            assert!(offered.is_some(), "an extension that was not offered");
+            assert!(
+                (8..=15).contains(&d.server_max_window_bits) && (8..=15).contains(&d.client_max_window_bits)
+            );
+        }
     }
 }
 
 /// The server's byte stream after the handshake, through the whole engine.
 /// The first byte chooses client actions (bit 0: send a message, bit 1:
-/// close(1000), bit 2: the server keeps TCP open for 10 s of virtual time).
+/// close(1000), bit 2: the server keeps TCP open for 10 s of virtual time,
+/// bit 3: permessage-deflate negotiated, bit 4: with
+/// server_no_context_takeover).
 pub fn server_stream(data: &[u8]) {
     let (actions, bytes) = data.split_first().map_or((0, &[][..]), |(a, b)| (*a, b));
     crate::connection::fuzz_server_stream(actions, bytes);

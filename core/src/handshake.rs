@@ -1,6 +1,7 @@
 //! The opening handshake, client side (RFC 6455 4.1 and 4.2.2), written out
 //! by hand so that every check the browser makes is made here.
 
+use crate::deflate::{self, DeflateOffer, DeflateParams};
 use crate::validate::WsUrl;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tungstenite::handshake::derive_accept_key;
@@ -13,16 +14,30 @@ const RESPONSE_HEAD_CAPACITY: usize = 1024;
 pub(crate) struct Accepted {
     pub protocol: String,
     pub extensions: String,
+    /// permessage-deflate, when the server accepted it.
+    pub deflate: Option<DeflateParams>,
     /// Bytes that followed the response head (the first frames).
     pub leftover: Vec<u8>,
 }
 
-pub(crate) fn request(url: &WsUrl, key: &str, protocols: &[String], headers: &[(String, String)]) -> Vec<u8> {
+/// What the request asks for besides the URL.
+pub(crate) struct Request<'a> {
+    pub protocols: &'a [String],
+    pub headers: &'a [(String, String)],
+    /// permessage-deflate, when offered.
+    pub deflate: Option<&'a DeflateOffer>,
+}
+
+pub(crate) fn request(url: &WsUrl, key: &str, req: &Request<'_>) -> Vec<u8> {
+    let Request { protocols, headers, .. } = *req;
     let mut r = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n",
         url.resource(),
         url.host_header()
     );
+    if let Some(offer) = req.deflate {
+        r.push_str(&format!("Sec-WebSocket-Extensions: {}\r\n", offer.header_value()));
+    }
     if !protocols.is_empty() {
         r.push_str(&format!("Sec-WebSocket-Protocol: {}\r\n", protocols.join(", ")));
     }
@@ -39,12 +54,11 @@ pub(crate) fn request(url: &WsUrl, key: &str, protocols: &[String], headers: &[(
 pub(crate) async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     url: &WsUrl,
-    protocols: &[String],
-    headers: &[(String, String)],
+    req: &Request<'_>,
 ) -> Result<Accepted, String> {
     let key = tungstenite::handshake::client::generate_key();
     stream
-        .write_all(&request(url, &key, protocols, headers))
+        .write_all(&request(url, &key, req))
         .await
         .map_err(|e| format!("cannot send the handshake request: {e}"))?;
     stream.flush().await.map_err(|e| format!("cannot send the handshake request: {e}"))?;
@@ -68,7 +82,7 @@ pub(crate) async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
             return Err("the server closed the connection during the handshake".into());
         }
     };
-    let accepted = check_response(&buf[..head_len], &key, protocols)?;
+    let accepted = check_response(&buf[..head_len], &key, req.protocols, req.deflate)?;
     Ok(Accepted { leftover: buf[head_len..].to_vec(), ..accepted })
 }
 
@@ -83,7 +97,7 @@ const SHOWN_CHARS: usize = 80;
 /// A server-controlled value as an error message shows it: control
 /// characters escaped, and at most [`SHOWN_CHARS`] characters, with the
 /// full length when cut (a hostile server must not make messages huge).
-fn shown(v: &str) -> String {
+pub(crate) fn shown(v: &str) -> String {
     let mut out: String = v.chars().take(SHOWN_CHARS).flat_map(char::escape_debug).collect();
     if v.chars().nth(SHOWN_CHARS).is_some() {
         out.push_str(&format!("... ({} bytes)", v.len()));
@@ -91,7 +105,12 @@ fn shown(v: &str) -> String {
     out
 }
 
-pub(crate) fn check_response(head: &[u8], key: &str, protocols: &[String]) -> Result<Accepted, String> {
+pub(crate) fn check_response(
+    head: &[u8],
+    key: &str,
+    protocols: &[String],
+    offer: Option<&DeflateOffer>,
+) -> Result<Accepted, String> {
     let mut hdrs = [httparse::EMPTY_HEADER; 128];
     let mut resp = httparse::Response::new(&mut hdrs);
     match resp.parse(head) {
@@ -151,15 +170,17 @@ pub(crate) fn check_response(head: &[u8], key: &str, protocols: &[String]) -> Re
         }
         None => String::new(),
     };
-    if let Some(ext) = single("Sec-WebSocket-Extensions")? {
-        if !ext.is_empty() {
-            return Err(format!(
-                "the server accepted the extension '{}', which was not offered",
-                shown(&ext)
-            ));
-        }
-    }
-    Ok(Accepted { protocol, extensions: String::new(), leftover: Vec::new() })
+    let ext_values = values("Sec-WebSocket-Extensions")
+        .into_iter()
+        .map(|v| {
+            std::str::from_utf8(v)
+                .map(|s| s.trim_matches([' ', '\t']))
+                .map_err(|_| "the 'Sec-WebSocket-Extensions' response header is not valid text".to_string())
+        })
+        .collect::<Result<Vec<&str>, String>>()?;
+    let deflate = deflate::check_response(&ext_values, offer)?;
+    let extensions = if deflate.is_some() { ext_values.join(", ") } else { String::new() };
+    Ok(Accepted { protocol, extensions, deflate, leftover: Vec::new() })
 }
 
 #[cfg(test)]
@@ -170,7 +191,7 @@ mod tests {
     fn server_values_in_errors_are_bounded() {
         let long = "p".repeat(65536);
         let head = resp(&format!("Sec-WebSocket-Protocol: {long}\r\n"));
-        let e = check_response(head.as_bytes(), KEY, &["chat".to_string()]).err().unwrap();
+        let e = check_response(head.as_bytes(), KEY, &["chat".to_string()], None).err().unwrap();
         assert!(e.len() < 200, "{} characters", e.len());
         assert!(e.contains("(65536 bytes)"), "{e}");
     }
@@ -184,7 +205,7 @@ mod tests {
 
     fn check(r: &str, protocols: &[&str]) -> Result<Accepted, String> {
         let p: Vec<String> = protocols.iter().map(|s| s.to_string()).collect();
-        check_response(r.as_bytes(), KEY, &p)
+        check_response(r.as_bytes(), KEY, &p, None)
     }
 
     #[test]
@@ -225,18 +246,24 @@ mod tests {
     #[test]
     fn request_shape() {
         let url = crate::validate::parse_url("ws://h:81/p?q=1").unwrap();
-        let r = String::from_utf8(request(
-            &url,
-            KEY,
-            &["a".into(), "b".into()],
-            &[("Origin".into(), "x".into())],
-        ))
-        .unwrap();
+        let offer = DeflateOffer::default();
+        let req = Request {
+            protocols: &["a".into(), "b".into()],
+            headers: &[("Origin".into(), "x".into())],
+            deflate: Some(&offer),
+        };
+        let r = String::from_utf8(request(&url, KEY, &req)).unwrap();
+        assert!(
+            r.contains("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"),
+            "{r}"
+        );
         assert!(r.starts_with("GET /p?q=1 HTTP/1.1\r\nHost: h:81\r\n"), "{r}");
         assert!(r.contains("Sec-WebSocket-Protocol: a, b\r\n"));
         assert!(r.contains("Origin: x\r\n") && r.ends_with("\r\n\r\n"));
         let creds = crate::validate::parse_url("ws://u:p@h/").unwrap();
-        let r = String::from_utf8(request(&creds, KEY, &[], &[])).unwrap();
+        let req = Request { protocols: &[], headers: &[], deflate: None };
+        let r = String::from_utf8(request(&creds, KEY, &req)).unwrap();
+        assert!(!r.contains("Sec-WebSocket-Extensions"), "{r}");
         assert!(r.contains("Host: h\r\n") && !r.contains("u:p"), "{r}");
     }
 }

@@ -6,20 +6,21 @@
 //! RFC 6455): synchronous validation errors, events `Open`, `Message`,
 //! `Error`, `Close` in the browser's order, exact `bufferedAmount`.
 
-mod buffered;
 mod connect;
 mod connection;
+pub mod deflate;
 pub mod dispatch;
 pub mod error;
 pub mod event;
 pub mod flow;
-mod frame_guard;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod handshake;
+mod incoming;
 pub mod options;
 mod outgoing;
+mod read_ahead;
 pub mod runtime;
 mod socket;
 mod stream;
@@ -29,6 +30,7 @@ pub mod validate;
 mod view;
 
 pub use bytes::Bytes;
+pub use deflate::DeflateOffer;
 pub use dispatch::EventQueue;
 pub use error::{Error, ErrorKind};
 pub use event::{Event, EventHandler, Message, ReadyState};

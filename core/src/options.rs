@@ -1,6 +1,7 @@
 //! Per-socket options. New fields get defaults, so bindings that build an
 //! `Options` with `..Default::default()` keep compiling.
 
+use crate::deflate::DeflateOffer;
 use crate::error::{Error, ErrorKind};
 use std::time::Duration;
 
@@ -58,6 +59,10 @@ pub struct Options {
     /// (every code from 1000 up except 1005, 1006 and 1015), and invalid
     /// UTF-8 fails the connection with 1002 instead of 1007. Off by default.
     pub chromium_compat: bool,
+    /// permessage-deflate (RFC 7692): the offer made to the server, or
+    /// None for no compression. Default: Chromium's offer,
+    /// `permessage-deflate; client_max_window_bits`.
+    pub permessage_deflate: Option<DeflateOffer>,
 }
 
 impl Default for Options {
@@ -72,6 +77,7 @@ impl Default for Options {
             dangerously_accept_invalid_certificates: false,
             max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
             chromium_compat: false,
+            permessage_deflate: Some(DeflateOffer::default()),
         }
     }
 }

@@ -1,17 +1,17 @@
 //! Data frames on their way out. `send()` encodes and masks each message
-//! into one shared buffer on the caller's thread (one copy, no allocation
-//! per message, no channel slot), and wakes the connection task only when
-//! the buffer goes from empty to non-empty. The task takes the whole buffer
-//! at once and hands it to the stream layer, which writes it before any
-//! frame tungstenite writes later (pongs, Close), so every frame sent before
-//! `close()` goes out before the Close frame.
+//! (compressing it first when permessage-deflate was negotiated) into one
+//! shared buffer on the caller's thread (one copy, no allocation per
+//! message, no channel slot), and wakes the connection task only when the
+//! buffer goes from empty to non-empty. The task takes the whole buffer at
+//! once and writes it before the control frames it adds after (pongs,
+//! Close), so every frame sent before `close()` goes out before the Close
+//! frame.
 
+use crate::deflate::Deflater;
 use futures_util::task::AtomicWaker;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::task::Waker;
-use tungstenite::protocol::frame::coding::{Data, OpCode};
-use tungstenite::protocol::frame::FrameHeader;
 
 /// Masking works through large payloads in blocks that stay in cache
 /// between the copy and the XOR.
@@ -31,11 +31,22 @@ struct Frames {
     /// Unused masking keys, `keys[next..]`.
     keys: [[u8; 4]; KEYS],
     next: usize,
+    /// With permessage-deflate: the compressor, and its output buffer.
+    deflater: Option<Box<Deflater>>,
+    compressed: Vec<u8>,
 }
 
 impl Default for Frames {
     fn default() -> Self {
-        Frames { bytes: Vec::new(), payload: 0, buffered: 0, keys: [[0; 4]; KEYS], next: KEYS }
+        Frames {
+            bytes: Vec::new(),
+            payload: 0,
+            buffered: 0,
+            keys: [[0; 4]; KEYS],
+            next: KEYS,
+            deflater: None,
+            compressed: Vec::new(),
+        }
     }
 }
 
@@ -92,14 +103,21 @@ impl Outgoing {
         }
     }
 
+    /// Compresses every later message (set once, before the socket opens).
+    pub(crate) fn set_deflater(&self, deflater: Deflater) {
+        self.lock().deflater = Some(Box::new(deflater));
+    }
+
     /// Appends one complete, masked data frame, and wakes the task if the
     /// queue was empty.
     pub(crate) fn push(&self, text: bool, payload: &[u8]) {
+        let opcode = if text { OPCODE_TEXT } else { OPCODE_BINARY };
         // A large frame is encoded into its own buffer before taking the
-        // lock, so the connection task never waits for the copy.
-        let own = (payload.len() >= OWN_BUFFER_MIN).then(|| {
+        // lock, so the connection task never waits for the copy (not when
+        // compressing: messages go through the compressor in order).
+        let own = (payload.len() >= OWN_BUFFER_MIN && self.lock().deflater.is_none()).then(|| {
             let mut own = Vec::new();
-            encode(&mut own, text, payload, rand::random());
+            encode(&mut own, opcode, false, payload, rand::random());
             own
         });
         let mut f = self.lock();
@@ -110,7 +128,18 @@ impl Outgoing {
             Some(own) => f.bytes.extend_from_slice(&own),
             None => {
                 let key = f.key();
-                encode(&mut f.bytes, text, payload, key);
+                let f = &mut *f;
+                match f.deflater.as_mut() {
+                    Some(d) => {
+                        f.compressed.clear();
+                        d.compress(payload, &mut f.compressed);
+                        encode(&mut f.bytes, opcode, true, &f.compressed, key);
+                        if f.compressed.capacity() > OWN_BUFFER_MIN {
+                            f.compressed = Vec::new();
+                        }
+                    }
+                    None => encode(&mut f.bytes, opcode, false, payload, key),
+                }
             }
         }
         f.payload += payload.len() as u64;
@@ -152,17 +181,29 @@ impl Outgoing {
     }
 }
 
-/// Appends a masked frame of `payload` to `out`.
-fn encode(out: &mut Vec<u8>, text: bool, payload: &[u8], key: [u8; 4]) {
-    let len = payload.len() as u64;
-    let header = FrameHeader {
-        is_final: true,
-        opcode: OpCode::Data(if text { Data::Text } else { Data::Binary }),
-        mask: Some(key),
-        ..FrameHeader::default()
-    };
-    out.reserve(header.len(len) + payload.len());
-    header.format(len, out).expect("writing to a Vec cannot fail");
+pub(crate) const OPCODE_TEXT: u8 = 0x1;
+pub(crate) const OPCODE_BINARY: u8 = 0x2;
+pub(crate) const OPCODE_CLOSE: u8 = 0x8;
+pub(crate) const OPCODE_PONG: u8 = 0xa;
+
+/// Appends a final, masked frame of `payload` to `out` (RSV1 set when
+/// `compressed`).
+pub(crate) fn encode(out: &mut Vec<u8>, opcode: u8, compressed: bool, payload: &[u8], key: [u8; 4]) {
+    let len = payload.len();
+    out.reserve(14 + len);
+    out.push(0x80 | if compressed { 0x40 } else { 0 } | opcode);
+    match len {
+        0..=125 => out.push(0x80 | len as u8),
+        126..=65535 => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&key);
     for block in payload.chunks(MASK_BLOCK) {
         let start = out.len();
         out.extend_from_slice(block);
@@ -187,19 +228,25 @@ fn apply_mask(buf: &mut [u8], key: [u8; 4]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Cursor;
 
-    fn unmask(frame: &[u8]) -> (FrameHeader, Vec<u8>) {
-        let mut c = Cursor::new(frame);
-        let (h, len) = FrameHeader::parse(&mut c).unwrap().unwrap();
-        let start = c.position() as usize;
-        let mut p = frame[start..].to_vec();
-        assert_eq!(p.len() as u64, len);
-        let key = h.mask.unwrap();
-        for (i, b) in p.iter_mut().enumerate() {
-            *b ^= key[i % 4];
-        }
-        (h, p)
+    /// Parses one masked frame at the start of `frame`: (first byte,
+    /// unmasked payload, frame length).
+    pub(crate) fn parse(frame: &[u8]) -> (u8, Vec<u8>, usize) {
+        assert_eq!(frame[1] & 0x80, 0x80, "masked");
+        let (len, at) = match frame[1] & 0x7f {
+            126 => (u16::from_be_bytes([frame[2], frame[3]]) as usize, 4),
+            127 => (u64::from_be_bytes(frame[2..10].try_into().unwrap()) as usize, 10),
+            n => (n as usize, 2),
+        };
+        let key = &frame[at..at + 4];
+        let p = frame[at + 4..at + 4 + len].iter().enumerate().map(|(i, b)| b ^ key[i % 4]).collect();
+        (frame[0], p, at + 4 + len)
+    }
+
+    fn unmask(frame: &[u8]) -> (u8, Vec<u8>) {
+        let (b0, p, n) = parse(frame);
+        assert_eq!(n, frame.len());
+        (b0, p)
     }
 
     #[test]
@@ -213,10 +260,9 @@ mod tests {
             let t = out.take_into(&mut buf);
             assert_eq!(t, Taken { bytes: buf.len(), payload: n as u64 });
             assert!(!out.is_pending());
-            let (h, p) = unmask(&buf);
-            assert!(h.is_final);
-            let want = if n % 2 == 0 { Data::Text } else { Data::Binary };
-            assert_eq!(h.opcode, OpCode::Data(want));
+            let (b0, p) = unmask(&buf);
+            let want = if n % 2 == 0 { OPCODE_TEXT } else { OPCODE_BINARY };
+            assert_eq!(b0, 0x80 | want);
             assert_eq!(p, payload, "length {n}");
         }
     }
@@ -234,11 +280,9 @@ mod tests {
         let mut at = 0;
         let mut got = Vec::new();
         while at < buf.len() {
-            let mut c = Cursor::new(&buf[at..]);
-            let (_, len) = FrameHeader::parse(&mut c).unwrap().unwrap();
-            let end = at + c.position() as usize + len as usize;
-            got.push(unmask(&buf[at..end]).1);
-            at = end;
+            let (_, p, n) = parse(&buf[at..]);
+            got.push(p);
+            at += n;
         }
         assert_eq!(got, vec![b"one".to_vec(), large, b"three".to_vec()]);
         assert_eq!(out.buffered(), t.payload);
@@ -255,5 +299,38 @@ mod tests {
         assert_eq!(&buf[..3], &[1, 2, 3]);
         assert_eq!(unmask(&buf[3..]).1, b"abc");
         assert_eq!(out.take_into(&mut Vec::new()), Taken { bytes: 0, payload: 0 });
+    }
+
+    #[test]
+    fn compressed_messages_set_rsv1_and_inflate_back() {
+        use crate::deflate::{DeflateParams, Inflater};
+        let p = DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        };
+        let out = Outgoing::default();
+        out.set_deflater(Deflater::new(&p));
+        let big = vec![b'x'; OWN_BUFFER_MIN * 2];
+        out.push(true, b"hello hello hello");
+        out.push(false, &big);
+        let mut buf = Vec::new();
+        let t = out.take_into(&mut buf);
+        assert_eq!(t.payload, 17 + big.len() as u64, "bufferedAmount counts what send() was given");
+        let mut inflater = Inflater::default();
+        let (b0, c, n) = parse(&buf);
+        assert_eq!(b0, 0x80 | 0x40 | OPCODE_TEXT);
+        let mut m = bytes::BytesMut::new();
+        inflater.inflate(&c, &mut m, 1 << 20).unwrap();
+        inflater.finish(&mut m, 1 << 20).unwrap();
+        assert_eq!(&m[..], b"hello hello hello");
+        let (b0, c, _) = parse(&buf[n..]);
+        assert_eq!(b0, 0x80 | 0x40 | OPCODE_BINARY);
+        assert!(c.len() < 1000);
+        let mut m = bytes::BytesMut::new();
+        inflater.inflate(&c, &mut m, 1 << 20).unwrap();
+        inflater.finish(&mut m, 1 << 20).unwrap();
+        assert_eq!(&m[..], &big[..]);
     }
 }

@@ -1,5 +1,6 @@
 //! The byte stream under the WebSocket: plain TCP or TLS over TCP.
 
+use crate::read_ahead::ReadAhead;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -9,7 +10,8 @@ use tokio_rustls::client::TlsStream;
 
 pub enum MaybeTls {
     Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    /// TLS reads from the socket through [`ReadAhead`].
+    Tls(Box<TlsStream<ReadAhead<TcpStream>>>),
 }
 
 macro_rules! each {

@@ -131,7 +131,7 @@ pub(crate) async fn wrap(tcp: TcpStream, host: &str, config: Arc<ClientConfig>) 
     let name = ServerName::try_from(host.to_string())
         .map_err(|e| format!("TLS: invalid server name '{host}': {e}"))?;
     let tls = TlsConnector::from(config)
-        .connect(name, tcp)
+        .connect(name, crate::read_ahead::ReadAhead::new(tcp))
         .await
         .map_err(|e| format!("TLS handshake with {host} failed: {e}"))?;
     Ok(MaybeTls::Tls(Box::new(tls)))

@@ -17,10 +17,6 @@ fn sequence_len(first: u8) -> usize {
 }
 
 impl Utf8Stream {
-    pub(crate) fn reset(&mut self) {
-        self.pending_len = 0;
-    }
-
     /// Feeds more bytes; `Err` as soon as the input cannot be UTF-8.
     pub(crate) fn feed(&mut self, mut data: &[u8]) -> Result<(), ()> {
         if self.pending_len > 0 {

@@ -324,7 +324,9 @@ fn handshake_failure(extra: &'static str, protocols: &[&str]) -> Vec<Event> {
 #[test]
 fn handshake_violations_fail_the_connection() {
     for (extra, protocols) in [
-        ("Sec-WebSocket-Extensions: permessage-deflate\r\n", &[][..]),
+        ("Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n", &[][..]),
+        ("Sec-WebSocket-Extensions: permessage-deflate; foo\r\n", &[]),
+        ("Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=16\r\n", &[]),
         ("Sec-WebSocket-Protocol: x\r\n", &[]),
         ("Sec-WebSocket-Protocol: b\r\n", &["a"]),
         ("", &["a"]),

@@ -6,7 +6,7 @@ use std::ffi::c_char;
 use std::time::Duration;
 use wsnative_core::options::check_header;
 use wsnative_core::tls::{read_ca_file, MAX_CA_BUNDLE};
-use wsnative_core::{CaBundle, Options};
+use wsnative_core::{CaBundle, DeflateOffer, Options};
 
 /// How a socket's callbacks are run.
 #[repr(u32)]
@@ -31,7 +31,9 @@ pub enum ws_dispatch {
 /// ws_options_set_ca_pem, ws_options_set_dispatch,
 /// ws_options_set_block_unsafe_ports,
 /// ws_options_set_dangerously_accept_invalid_certificates,
-/// ws_options_set_max_queued_bytes, ws_options_set_chromium_compat.
+/// ws_options_set_max_queued_bytes, ws_options_set_chromium_compat,
+/// ws_options_set_compression, ws_options_set_compression_window_bits,
+/// ws_options_set_compression_no_context_takeover.
 ///
 /// Thread safety: an options object may be read by several ws_new() calls at
 /// once, but must not be modified while another thread uses it.
@@ -39,17 +41,29 @@ pub enum ws_dispatch {
 pub struct ws_options {
     pub(crate) core: Options,
     pub(crate) dispatch: ws_dispatch,
+    /// The compression offer, kept while compression is off.
+    pub(crate) offer: DeflateOffer,
+}
+
+impl ws_options {
+    fn set_offer(&mut self, on: bool, offer: DeflateOffer) {
+        self.offer = offer;
+        self.core.permessage_deflate = on.then_some(offer);
+    }
 }
 
 /// Creates an options object with every default: no extra headers, connect
 /// timeout 30 s, close timeout 5 s, max message size 64 MiB, system and
-/// bundled CA roots, immediate dispatch, no port blocking.
+/// bundled CA roots, immediate dispatch, no port blocking, compression
+/// offered as Chromium offers it.
 ///
 /// Returns an owned pointer (never NULL): to avoid a memory leak it must
 /// eventually be released with ws_options_free().
 #[no_mangle]
 pub extern "C" fn ws_options_new() -> *mut ws_options {
-    Box::into_raw(Box::new(ws_options { core: Options::default(), dispatch: ws_dispatch::Immediate }))
+    let core = Options::default();
+    let offer = core.permessage_deflate.unwrap_or_default();
+    Box::into_raw(Box::new(ws_options { core, dispatch: ws_dispatch::Immediate, offer }))
 }
 
 /// Releases an options object. Calling with NULL is fine. Must not be called
@@ -298,7 +312,8 @@ pub unsafe extern "C" fn ws_options_set_dangerously_accept_invalid_certificates(
 /// than the limit is still delivered. After ws_close() the limit no longer
 /// applies (queued messages are then dropped anyway). Pongs never pile up
 /// either way: only the answer to the most recent ping waits for a server
-/// that does not read (RFC 6455 5.5.3).
+/// that does not read: beyond 4 KiB of them, the answer to the most recent
+/// ping replaces the last one waiting (RFC 6455 5.5.3).
 ///
 /// # Safety
 /// `options` must be NULL or a live options object.
@@ -327,6 +342,86 @@ pub unsafe extern "C" fn ws_options_set_chromium_compat(options: *mut ws_options
     ffi_result!({
         non_null!(options, "options");
         (*options).core.chromium_compat = on;
+        ws_result::Ok
+    })
+}
+
+/// Compression (permessage-deflate, RFC 7692). When `on` (the default) the
+/// client offers it exactly as Chromium does,
+/// `Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits`;
+/// a server that accepts it sends and receives compressed messages, and
+/// ws_extensions() shows its answer. The message size limit
+/// (ws_options_set_max_message_size) applies to the decompressed size.
+/// `on` false: nothing is offered, and a server that answers with an
+/// extension anyway fails the connection. The window bits and context
+/// takeover settings below are kept while compression is off.
+///
+/// # Safety
+/// `options` must be NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_compression(options: *mut ws_options, on: bool) -> ws_result {
+    ffi_result!({
+        non_null!(options, "options");
+        let o = &mut *options;
+        o.set_offer(on, o.offer);
+        ws_result::Ok
+    })
+}
+
+/// The window sizes in the compression offer, as base-2 logarithms.
+/// `client_max_window_bits`: 0 (the default, as Chromium) offers the
+/// parameter without a value (the server may then limit the client's
+/// window); 8 to 15 caps the window the client compresses with.
+/// `server_max_window_bits`: 0 (the default, as Chromium) leaves it out;
+/// 8 to 15 asks the server to compress with no larger a window, and a
+/// server that does not agree fails the connection. Any other value returns
+/// WS_RESULT_INVALID_OPTION and changes nothing. Does not turn compression
+/// on if it was turned off.
+///
+/// # Safety
+/// `options` must be NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_compression_window_bits(
+    options: *mut ws_options,
+    client_max_window_bits: u32,
+    server_max_window_bits: u32,
+) -> ws_result {
+    ffi_result!({
+        non_null!(options, "options");
+        let bits = |b: u32| -> Option<u8> { (b != 0).then(|| b.min(255) as u8) };
+        let o = &mut *options;
+        match DeflateOffer::new(
+            bits(client_max_window_bits),
+            bits(server_max_window_bits),
+            o.offer.client_no_context_takeover,
+        ) {
+            Ok(offer) => {
+                o.set_offer(o.core.permessage_deflate.is_some(), offer);
+                ws_result::Ok
+            }
+            Err(e) => fail(ws_result::InvalidOption, e.message()),
+        }
+    })
+}
+
+/// When `on` the compression offer includes `client_no_context_takeover`:
+/// the client compresses every message on its own, so the server needs no
+/// window per connection for it (smaller messages are less compressed).
+/// Off by default (Chromium does not offer it). Does not turn compression
+/// on if it was turned off.
+///
+/// # Safety
+/// `options` must be NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_compression_no_context_takeover(
+    options: *mut ws_options,
+    on: bool,
+) -> ws_result {
+    ffi_result!({
+        non_null!(options, "options");
+        let o = &mut *options;
+        let offer = DeflateOffer { client_no_context_takeover: on, ..o.offer };
+        o.set_offer(o.core.permessage_deflate.is_some(), offer);
         ws_result::Ok
     })
 }
