@@ -133,8 +133,10 @@ TEST_SUITES := lint header-check test-rust demo test-python test-memory test-bro
 test: deps
 	@sh scripts/timed-suites.sh "$(MAKE)" $(TEST_SUITES)
 
-# wsnative against other clients on one fast server (bench/README.md): builds
-# what it needs, then about 10 minutes of runs; writes bench/results/latest.*.
+# wsnative against other clients on one server that cannot be the limit
+# (bench/README.md): W1-W5, W1s-W4s over TLS 1.3, W2z/W3z with
+# permessage-deflate. Builds what it needs, then about 10-15 minutes of runs;
+# writes bench/results/latest.*. BENCH_ARGS=--quick: a 1-2 minute smoke test.
 bench: lib
 	$(MAKE) -C bench run PYTHON=$(PYTHON) CARGO=$(CARGO)
 
