@@ -11,13 +11,14 @@ cd "$(dirname "$0")/.."
 seconds=${1:-30}
 command -v cargo-fuzz >/dev/null 2>&1 || { echo "cargo-fuzz is missing: run make deps"; exit 1; }
 export RUSTC_BOOTSTRAP=1
-for target in url_and_protocols option_values handshake_response server_stream; do
+for target in url_and_protocols option_values handshake_response server_stream inflate; do
   mkdir -p "fuzz/corpus/$target"
   echo "== fuzz $target for ${seconds}s"
   # Text inputs are kept short (the corpus stays small); the byte stream
   # needs room for extended lengths and large frames.
   max_len=1024
   [ "$target" = server_stream ] && max_len=80000
+  [ "$target" = inflate ] && max_len=16384
   extra=""
   [ -d "fuzz/regressions/$target" ] && extra="fuzz/regressions/$target"
   # shellcheck disable=SC2086

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes the hand-made seed inputs of each fuzz target into fuzz/seeds/."""
 import os
+import zlib
 
 here = os.path.dirname(os.path.abspath(__file__))
 
@@ -16,6 +17,14 @@ def frame(op, payload=b"", fin=True, rsv=0, mask=False, ext=None):
     else:
         head = bytes([b0, m | n])
     return head + (b"\1\2\3\4" if mask else b"") + payload
+
+
+def deflate(data, final=False):
+    """A permessage-deflate payload: raw deflate, sync flush, tail removed."""
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    if final:
+        return c.compress(data) + c.flush()
+    return (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
 
 
 ACCEPT = b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
@@ -41,6 +50,17 @@ seeds = {
         b"\0" + frame(9, bytes(126)),
         b"\0" + frame(8) + frame(1, b"after"),
         b"\0" + frame(2, bytes(70000)),
+        b"\x08" + frame(1, deflate(b"hello hello"), rsv=0x40) + frame(8, b"\x03\xe8"),
+    ],
+    # flags byte (bit 0 text, bits 1-2 frames - 1), then one compressed payload
+    "inflate": [
+        b"\x01" + deflate(b'{"id":1,"name":"alpha","tags":["a","b"]}'),
+        b"\x04" + deflate(bytes(range(256)) * 8),
+        b"\x02" + deflate(bytes(1 << 20)),
+        b"\x01" + deflate(b"a\xffb"),
+        b"\x01" + deflate(b"hi", final=True),
+        b"\x01\x00",
+        b"\x07\xff\xff\xff",
     ],
 }
 for target, items in seeds.items():

@@ -72,3 +72,13 @@ pub fn server_stream(data: &[u8]) {
     let (actions, bytes) = data.split_first().map_or((0, &[][..]), |(a, b)| (*a, b));
     crate::connection::fuzz_server_stream(actions, bytes);
 }
+
+/// The inflate path: `data[1..]` is the payload of a compressed message
+/// (permessage-deflate negotiated), sent twice (the second inflates with
+/// the first one's context), each time cut into 1 to 4 frames (bits 1-2 of
+/// `data[0]`), as text (bit 0) or binary, read with a 64 KiB message
+/// limit. Every message delivered is within the limit and, as text, valid
+/// UTF-8; anything else fails with 1002, 1007 or 1009.
+pub fn inflate(data: &[u8]) {
+    crate::incoming::fuzz_inflate(data, 64 << 10);
+}

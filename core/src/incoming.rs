@@ -483,6 +483,67 @@ impl Incoming {
     }
 }
 
+#[cfg(feature = "fuzzing")]
+/// See [`crate::fuzzing::inflate`].
+pub(crate) fn fuzz_inflate(data: &[u8], limit: usize) {
+    let Some((&flags, payload)) = data.split_first() else { return };
+    let text = flags & 1 != 0;
+    let pieces = 1 + ((flags >> 1) & 3) as usize;
+    let mut stream = Vec::new();
+    for _ in 0..2 {
+        let step = payload.len().div_ceil(pieces).max(1);
+        let chunks: Vec<&[u8]> =
+            if payload.is_empty() { vec![&[][..]] } else { payload.chunks(step).collect() };
+        for (i, c) in chunks.iter().enumerate() {
+            let fin = i + 1 == chunks.len();
+            let b0 = (if fin { 0x80 } else { 0 }) | if i == 0 { 0x40 | if text { 1 } else { 2 } } else { 0 };
+            stream.push(b0);
+            match c.len() {
+                n if n < 126 => stream.push(n as u8),
+                n if n < 65536 => {
+                    stream.push(126);
+                    stream.extend((n as u16).to_be_bytes());
+                }
+                n => {
+                    stream.push(127);
+                    stream.extend((n as u64).to_be_bytes());
+                }
+            }
+            stream.extend_from_slice(c);
+        }
+    }
+    let params = DeflateParams {
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        server_max_window_bits: 15,
+        client_max_window_bits: 15,
+    };
+    let mut inc = Incoming::new(&stream, Some(&params), limit, flags & 8 != 0, flags & 16 != 0);
+    let mut io = tokio::io::empty();
+    let waker = futures_util::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    for _ in 0..3 {
+        match inc.poll_next(&mut cx, &mut io) {
+            Poll::Ready(Ok(Received::Message { data, text: t })) => {
+                assert_eq!(t, text);
+                assert!(data.len() <= limit, "a message of {} bytes passed the {limit} limit", data.len());
+                if t {
+                    assert!(std::str::from_utf8(&data).is_ok(), "invalid UTF-8 delivered as text");
+                }
+            }
+            Poll::Ready(Ok(other)) => panic!("unexpected {other:?}"),
+            Poll::Ready(Err(ReadError::Eof)) => return,
+            Poll::Ready(Err(ReadError::Violation(v))) => {
+                assert!([1002, 1007, 1009].contains(&v.code), "{v:?}");
+                return;
+            }
+            Poll::Ready(Err(ReadError::Io(e))) => panic!("{e}"),
+            Poll::Pending => panic!("an in-memory stream never blocks"),
+        }
+    }
+    panic!("more than two messages");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
