@@ -397,6 +397,20 @@ static void test_options_numbers(void) {
     CHECK_RES(ws_options_set_max_queued_bytes(o, UINT64_MAX), WS_RESULT_OK);
     CHECK_RES(ws_options_set_max_queued_bytes(NULL, 1), WS_RESULT_NULL_ARGUMENT);
 
+    /* Compression: window bits 0 (default) or 8..15; the rest is refused. */
+    CHECK_RES(ws_options_set_compression(o, false), WS_RESULT_OK);
+    CHECK_RES(ws_options_set_compression(o, true), WS_RESULT_OK);
+    CHECK_RES(ws_options_set_compression_window_bits(o, 0, 0), WS_RESULT_OK);
+    CHECK_RES(ws_options_set_compression_window_bits(o, 8, 15), WS_RESULT_OK);
+    CHECK_RES(ws_options_set_compression_window_bits(o, 7, 0), WS_RESULT_INVALID_OPTION);
+    CHECK(strstr(ws_last_error(), "client_max_window_bits") != NULL);
+    CHECK_RES(ws_options_set_compression_window_bits(o, 0, 16), WS_RESULT_INVALID_OPTION);
+    CHECK_RES(ws_options_set_compression_window_bits(o, 0, 256 + 9), WS_RESULT_INVALID_OPTION);
+    CHECK_RES(ws_options_set_compression_no_context_takeover(o, true), WS_RESULT_OK);
+    CHECK_RES(ws_options_set_compression(NULL, true), WS_RESULT_NULL_ARGUMENT);
+    CHECK_RES(ws_options_set_compression_window_bits(NULL, 0, 0), WS_RESULT_NULL_ARGUMENT);
+    CHECK_RES(ws_options_set_compression_no_context_takeover(NULL, true), WS_RESULT_NULL_ARGUMENT);
+
     /* A failed set_dispatch(2) left IMMEDIATE in place: ws_poll() has no queue. */
     CHECK_RES(ws_options_set_dispatch(o, WS_DISPATCH_IMMEDIATE), WS_RESULT_OK);
     CHECK_RES(ws_options_set_dispatch(o, 7), WS_RESULT_INVALID_OPTION);

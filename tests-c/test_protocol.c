@@ -166,7 +166,14 @@ static void test_handshake_checks(void) {
                            "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: superchat\r\n\r\n", "chat", false},
         {"offered, none selected", OK_101, "chat", false},
         {"extension not offered", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                                  "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+                                  "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Extensions: x-webkit-deflate-frame\r\n\r\n",
+         NULL, false},
+        {"unknown deflate parameter", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                      "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Extensions: permessage-deflate; foo\r\n\r\n",
+         NULL, false},
+        {"deflate window 16", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                              "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Extensions: permessage-deflate; "
+                              "server_max_window_bits=16\r\n\r\n",
          NULL, false},
         {"garbage", "SSH-2.0-OpenSSH_9.2 %s\r\n\r\n", NULL, false},
     };

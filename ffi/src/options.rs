@@ -388,7 +388,15 @@ pub unsafe extern "C" fn ws_options_set_compression_window_bits(
 ) -> ws_result {
     ffi_result!({
         non_null!(options, "options");
-        let bits = |b: u32| -> Option<u8> { (b != 0).then(|| b.min(255) as u8) };
+        for (name, b) in [
+            ("client_max_window_bits", client_max_window_bits),
+            ("server_max_window_bits", server_max_window_bits),
+        ] {
+            if b != 0 && !(8..=15).contains(&b) {
+                return fail(ws_result::InvalidOption, &format!("{name} must be 0 or from 8 to 15, not {b}"));
+            }
+        }
+        let bits = |b: u32| -> Option<u8> { (b != 0).then_some(b as u8) };
         let o = &mut *options;
         match DeflateOffer::new(
             bits(client_max_window_bits),

@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use std::time::Duration;
 use wsnative_core::tls::{read_ca_file, MAX_CA_BUNDLE};
-use wsnative_core::{CaBundle, Options};
+use wsnative_core::{CaBundle, DeflateOffer, Options};
 
 /// Default `max_queued_bytes` of a `WebSocket`, in both dispatch modes
 /// (8 MiB): handlers run in batches and `poll()` at the program's own pace
@@ -59,6 +59,16 @@ pub(crate) fn from_dict(
     let mut o = Options { max_queued_bytes: default_max_queued, ..Options::default() };
     let mut ca_pem: Option<Vec<u8>> = None;
     let mut ca_exclusive = false;
+    let mut compression = true;
+    let (mut client_bits, mut server_bits, mut no_context) = (None, None, false);
+    let window_bits = |key: &str, v: &Bound<'_, PyAny>| -> PyResult<Option<u8>> {
+        let b: i64 = v
+            .extract()
+            .map_err(|_| errors::invalid_option(py, &format!("{key} must be an int from 8 to 15")))?;
+        u8::try_from(b)
+            .map(Some)
+            .map_err(|_| errors::invalid_option(py, &format!("{key} must be from 8 to 15, not {b}")))
+    };
     for (key, v) in kwargs.iter() {
         let key: String = key.extract()?;
         if v.is_none() {
@@ -100,6 +110,10 @@ pub(crate) fn from_dict(
             "ca_exclusive" => ca_exclusive = v.is_truthy()?,
             "block_unsafe_ports" => o.block_unsafe_ports = v.is_truthy()?,
             "chromium_compat" => o.chromium_compat = v.is_truthy()?,
+            "compression" => compression = v.is_truthy()?,
+            "client_max_window_bits" => client_bits = window_bits(&key, &v)?,
+            "server_max_window_bits" => server_bits = window_bits(&key, &v)?,
+            "client_no_context_takeover" => no_context = v.is_truthy()?,
             "dangerously_accept_invalid_certificates" => {
                 o.dangerously_accept_invalid_certificates = v.is_truthy()?
             }
@@ -110,6 +124,8 @@ pub(crate) fn from_dict(
             }
         }
     }
+    let offer = DeflateOffer::new(client_bits, server_bits, no_context).map_err(|e| errors::to_py(py, &e))?;
+    o.permessage_deflate = compression.then_some(offer);
     match ca_pem {
         Some(pem) => {
             wsnative_core::tls::parse_ca_pem(&pem).map_err(|e| errors::to_py(py, &e))?;

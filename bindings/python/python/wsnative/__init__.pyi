@@ -49,6 +49,21 @@ Options (keyword arguments of ``WebSocket``, ``connect`` and
   ``close_timeout`` says), close codes from the server accepted as Chromium
   accepts them (all but 1005, 1006 and 1015), and close code 1002 instead
   of 1007 for invalid UTF-8.
+* ``compression``: permessage-deflate (RFC 7692), default True: the
+  client offers it exactly as Chromium does (``permessage-deflate;
+  client_max_window_bits``), a server that accepts it sends and receives
+  compressed messages, and ``extensions`` shows its answer.
+  ``max_message_size`` applies to the decompressed size. ``False`` offers
+  nothing. (Unlike Python's websockets, ``None`` here means the default,
+  on.)
+* ``client_max_window_bits``: 8 to 15 caps the window the client compresses
+  with (default: offered without a value, as Chromium).
+* ``server_max_window_bits``: 8 to 15 asks the server to compress with no
+  larger a window (default: not offered); a server that does not agree
+  fails the connection.
+* ``client_no_context_takeover``: True offers it, and the client then
+  compresses every message on its own (saves the server a window per
+  connection; default False, as Chromium).
 * ``dangerously_accept_invalid_certificates``: DANGEROUS, default False.
   ``wss://`` then accepts any certificate (expired, self-signed, untrusted,
   for another host), so anyone on the path can read and change the
