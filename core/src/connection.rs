@@ -40,6 +40,9 @@ const REQUEST_GRACE: Duration = Duration::from_secs(1);
 /// A write buffer larger than this is released once written, so that one
 /// large message does not keep its memory for the life of the connection.
 const KEEP_WRITE_CAPACITY: usize = 1 << 20;
+/// A compressor unused this long is freed (see [`Deflater::release`]): an
+/// idle connection holds no compression memory on its sending side.
+const DEFLATER_IDLE: Duration = Duration::from_secs(5);
 /// The most bytes of pongs waiting for the socket: beyond it, the newest
 /// pong replaces the last one waiting.
 const PONGS_MAX: usize = 4096;
@@ -324,6 +327,9 @@ struct OpenConnection<S> {
     reactor_turn: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     /// The budget of a queued socket: reading pauses while it is spent.
     flow: Option<Arc<FlowControl>>,
+    /// After a compressed message: when to free the compressor, and the
+    /// count of compressed messages then.
+    deflater_idle: Option<(Pin<Box<Sleep>>, u64)>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
@@ -357,6 +363,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
             peer_eof: false,
             reactor_turn: reactor_turn_first.then(reactor_turn),
             flow,
+            deflater_idle: None,
         }
     }
 
@@ -406,6 +413,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
         if self.peer_eof && !self.must_flush && self.pending_close.is_none() {
             return Poll::Ready(End::Clean);
         }
+        if let Some((t, seen)) = self.deflater_idle.as_mut() {
+            if t.as_mut().poll(cx).is_ready() {
+                let seen = *seen;
+                self.deflater_idle = None;
+                if !self.shared.outgoing.release_idle_deflater(seen) {
+                    self.watch_deflater(cx);
+                }
+            }
+        }
         if let Some(t) = self.timer.as_mut() {
             if t.as_mut().poll(cx).is_ready() {
                 self.timer = None;
@@ -416,6 +432,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
             }
         }
         Poll::Pending
+    }
+
+    /// Watches the compressor again for [`DEFLATER_IDLE`].
+    fn watch_deflater(&mut self, cx: &mut Context<'_>) {
+        if let Some(n) = self.shared.outgoing.compressions() {
+            let mut t = Box::pin(sleep(DEFLATER_IDLE));
+            let _ = t.as_mut().poll(cx);
+            self.deflater_idle = Some((t, n));
+        }
     }
 
     fn arm(&mut self, after: Duration) {
@@ -538,6 +563,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
         if self.phase == Phase::Open {
             self.in_flight += taken.payload;
             self.must_flush = true;
+            if self.deflater_idle.is_none() {
+                self.deflater_idle =
+                    self.shared.outgoing.compressions().map(|n| (Box::pin(sleep(DEFLATER_IDLE)), n));
+            }
         } else {
             // Sent after the closing handshake began: discarded, still
             // counted in bufferedAmount.

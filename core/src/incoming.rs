@@ -111,6 +111,10 @@ pub(crate) struct Incoming {
     msg: Option<Partial>,
     /// With permessage-deflate negotiated.
     inflater: Option<Inflater>,
+    /// The buffer compressed messages are inflated into, kept between
+    /// messages (a small message is copied out of it) and released when
+    /// the connection is idle.
+    inflated: BytesMut,
     max_message_size: usize,
     /// Chromium's close codes, and 1002 for invalid UTF-8.
     chromium: bool,
@@ -134,6 +138,7 @@ impl Incoming {
             frame: None,
             msg: None,
             inflater: deflate.map(|_| Inflater::default()),
+            inflated: BytesMut::new(),
             max_message_size,
             chromium,
             share,
@@ -324,14 +329,12 @@ impl Incoming {
         if opcode != 0 {
             // Uncompressed: room for the whole payload, so that it can be
             // read straight in (pages are only touched as bytes arrive).
-            let cap = if compressed { 0 } else { len as usize };
-            self.msg = Some(Partial {
-                text,
-                compressed,
-                data: BytesMut::with_capacity(cap),
-                utf8: Utf8Stream::default(),
-                checked: 0,
-            });
+            let data = if compressed {
+                std::mem::take(&mut self.inflated)
+            } else {
+                BytesMut::with_capacity(len as usize)
+            };
+            self.msg = Some(Partial { text, compressed, data, utf8: Utf8Stream::default(), checked: 0 });
         } else if !compressed_msg {
             self.msg.as_mut().expect("checked").data.reserve(len as usize);
         }
@@ -419,11 +422,20 @@ impl Incoming {
             let r = self.inflater.as_mut().expect("negotiated").finish(&mut msg.data, limit);
             self.after_inflate(r)?;
         }
-        let msg = self.msg.take().expect("in progress");
+        let mut msg = self.msg.take().expect("in progress");
         if msg.text && !msg.utf8.is_complete() {
             return Err(self.invalid_utf8("a text message"));
         }
-        Ok(Received::Message { data: msg.data.freeze(), text: msg.text })
+        let data = if msg.compressed && msg.data.len() < COPY_BELOW {
+            // Exactly its size, and the buffer serves the next message.
+            let d = Bytes::copy_from_slice(&msg.data);
+            msg.data.clear();
+            self.inflated = msg.data;
+            d
+        } else {
+            msg.data.freeze()
+        };
+        Ok(Received::Message { data, text: msg.text })
     }
 
     /// Reads more from the network.
@@ -467,6 +479,7 @@ impl Incoming {
                     // Nothing more for now: hold no buffer while idle.
                     self.buf = BytesMut::new();
                 }
+                self.inflated = BytesMut::new();
                 Poll::Pending
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(ReadError::Io(e))),

@@ -34,6 +34,8 @@ struct Frames {
     /// With permessage-deflate: the compressor, and its output buffer.
     deflater: Option<Box<Deflater>>,
     compressed: Vec<u8>,
+    /// Messages compressed so far (see [`Outgoing::release_idle_deflater`]).
+    compressions: u64,
 }
 
 impl Default for Frames {
@@ -46,6 +48,7 @@ impl Default for Frames {
             next: KEYS,
             deflater: None,
             compressed: Vec::new(),
+            compressions: 0,
         }
     }
 }
@@ -108,6 +111,25 @@ impl Outgoing {
         self.lock().deflater = Some(Box::new(deflater));
     }
 
+    /// Messages compressed so far; None without compression.
+    pub(crate) fn compressions(&self) -> Option<u64> {
+        let f = self.lock();
+        f.deflater.as_ref().map(|_| f.compressions)
+    }
+
+    /// Frees the compressor if no message was compressed since
+    /// [`Outgoing::compressions`] returned `seen`; true if it did.
+    pub(crate) fn release_idle_deflater(&self, seen: u64) -> bool {
+        let mut f = self.lock();
+        if f.compressions != seen {
+            return false;
+        }
+        if let Some(d) = f.deflater.as_mut() {
+            d.release();
+        }
+        true
+    }
+
     /// Appends one complete, masked data frame, and wakes the task if the
     /// queue was empty.
     pub(crate) fn push(&self, text: bool, payload: &[u8]) {
@@ -133,6 +155,7 @@ impl Outgoing {
                     Some(d) => {
                         f.compressed.clear();
                         d.compress(payload, &mut f.compressed);
+                        f.compressions += 1;
                         encode(&mut f.bytes, opcode, true, &f.compressed, key);
                         if f.compressed.capacity() > OWN_BUFFER_MIN {
                             f.compressed = Vec::new();
@@ -332,5 +355,40 @@ mod tests {
         inflater.inflate(&c, &mut m, 1 << 20).unwrap();
         inflater.finish(&mut m, 1 << 20).unwrap();
         assert_eq!(&m[..], &big[..]);
+    }
+
+    #[test]
+    fn a_released_compressor_starts_afresh_and_the_server_still_inflates() {
+        use crate::deflate::{DeflateParams, Inflater};
+        let p = DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        };
+        let out = Outgoing::default();
+        assert_eq!(out.compressions(), None);
+        out.set_deflater(Deflater::new(&p));
+        let msg = b"the same message, again and again";
+        let mut inflater = Inflater::default();
+        let mut sizes = Vec::new();
+        for i in 0..4 {
+            if i == 2 {
+                assert!(!out.release_idle_deflater(1), "a message was compressed since");
+                assert!(out.release_idle_deflater(out.compressions().unwrap()));
+            }
+            out.push(true, msg);
+            let mut buf = Vec::new();
+            out.take_into(&mut buf);
+            let (_, c, _) = parse(&buf);
+            sizes.push(c.len());
+            let mut m = bytes::BytesMut::new();
+            inflater.inflate(&c, &mut m, 1 << 20).unwrap();
+            inflater.finish(&mut m, 1 << 20).unwrap();
+            assert_eq!(&m[..], &msg[..], "message {i}");
+        }
+        // Fresh after the release: no back-reference to the earlier ones.
+        assert_eq!(sizes[2], sizes[0]);
+        assert!(sizes[1] < sizes[0] && sizes[3] < sizes[0], "{sizes:?}");
     }
 }
