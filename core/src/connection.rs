@@ -43,6 +43,10 @@ const KEEP_WRITE_CAPACITY: usize = 1 << 20;
 /// A compressor unused this long is freed (see [`Deflater::release`]): an
 /// idle connection holds no compression memory on its sending side.
 const DEFLATER_IDLE: Duration = Duration::from_secs(5);
+/// Large buffers (a message of 1 MiB or more, received or sent) are kept
+/// for the next large message, whose pages then need not be faulted in
+/// again, and freed after this long without one.
+const SPARES_IDLE: Duration = Duration::from_secs(2);
 /// The most bytes of pongs waiting for the socket: beyond it, the newest
 /// pong replaces the last one waiting.
 const PONGS_MAX: usize = 4096;
@@ -68,12 +72,18 @@ struct Emitter {
     /// it reads moves here, right before each event. Otherwise the binding
     /// that dispatches the events moves it.
     immediate: bool,
+    /// When the first immediate handler of this read pass started (the
+    /// clock is read only when a handler runs).
+    first_handler: Option<Instant>,
 }
 
 impl Emitter {
     fn emit(&mut self, ev: Event) {
         if let Some(h) = self.handler.as_mut() {
             if !self.immediate || self.shared.view.deliver(&ev) {
+                if self.immediate && self.first_handler.is_none() {
+                    self.first_handler = Some(Instant::now());
+                }
                 h(ev);
             }
         }
@@ -137,7 +147,8 @@ pub(crate) async fn run(
     mut cmds: UnboundedReceiver<Command>,
 ) {
     let Delivery { handler, immediate, flow } = delivery;
-    let mut em = Emitter { shared: Arc::clone(&shared), handler: Some(handler), immediate };
+    let mut em =
+        Emitter { shared: Arc::clone(&shared), handler: Some(handler), immediate, first_handler: None };
     // Boxed: the connecting state (TLS handshake, HTTP buffers) is freed
     // once open instead of sizing the task for its whole life.
     let mut connecting = Box::pin(tokio::time::timeout(
@@ -330,6 +341,9 @@ struct OpenConnection<S> {
     /// After a compressed message: when to free the compressor, and the
     /// count of compressed messages then.
     deflater_idle: Option<(Pin<Box<Sleep>>, u64)>,
+    /// After a large message: when to free the large buffers kept for the
+    /// next one, unless another comes first.
+    spares_idle: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
@@ -364,6 +378,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
             reactor_turn: reactor_turn_first.then(reactor_turn),
             flow,
             deflater_idle: None,
+            spares_idle: None,
         }
     }
 
@@ -382,7 +397,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
         }
         loop {
             self.take_commands(cx);
-            let handlers_started = em.immediate.then(Instant::now);
+            em.first_handler = None;
             let read = self.read(cx, em);
             if let Read::Ended(end) = read {
                 return Poll::Ready(end);
@@ -390,7 +405,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
             // Slow immediate handlers held this task while the network went
             // on: tokio learns what arrived meanwhile only from its I/O
             // driver, so let it run once before writing what they sent.
-            if handlers_started.is_some_and(|t| t.elapsed() >= SLOW_HANDLERS)
+            if em.first_handler.take().is_some_and(|t| t.elapsed() >= SLOW_HANDLERS)
                 && self.shared.outgoing.is_pending()
             {
                 let mut turn = reactor_turn();
@@ -413,6 +428,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
         if self.peer_eof && !self.must_flush && self.pending_close.is_none() {
             return Poll::Ready(End::Clean);
         }
+        if self.rx.took_spare() {
+            self.watch_spares();
+        }
+        if let Some(t) = self.spares_idle.as_mut() {
+            if t.as_mut().poll(cx).is_ready() {
+                self.spares_idle = None;
+                self.rx.release_spare();
+                self.shared.outgoing.release_spare();
+            }
+        }
         if let Some((t, seen)) = self.deflater_idle.as_mut() {
             if t.as_mut().poll(cx).is_ready() {
                 let seen = *seen;
@@ -432,6 +457,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
             }
         }
         Poll::Pending
+    }
+
+    /// (Re)starts the wait after which the large buffers kept are freed.
+    fn watch_spares(&mut self) {
+        self.spares_idle = Some(Box::pin(sleep(SPARES_IDLE)));
     }
 
     /// Watches the compressor again for [`DEFLATER_IDLE`].
@@ -546,7 +576,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
         }
         std::task::ready!(Pin::new(&mut self.io).poll_flush(cx))?;
         if self.wbuf.capacity() > KEEP_WRITE_CAPACITY {
-            self.wbuf = Vec::new();
+            // Kept for the next large message until the connection idles.
+            self.shared.outgoing.keep_spare(std::mem::take(&mut self.wbuf));
+            self.watch_spares();
         }
         self.wbuf.clear();
         self.wpos = 0;
@@ -770,7 +802,12 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
         };
         let incoming =
             Incoming::new(&[], (client_actions & 8 != 0).then_some(&deflate), 1 << 20, false, false);
-        let em = Emitter { shared: Arc::clone(&shared), handler: Some(handler), immediate: false };
+        let em = Emitter {
+            shared: Arc::clone(&shared),
+            handler: Some(handler),
+            immediate: false,
+            first_handler: None,
+        };
         let conn = OpenConnection::new(client, incoming, shared, rx, Duration::from_secs(5), None, false);
         drive(conn, em).await;
         drop(tx);
@@ -841,7 +878,12 @@ mod tests {
                     seen.fetch_add(1, Ordering::SeqCst);
                 }
             });
-            let em = Emitter { shared: Arc::clone(&shared), handler: Some(handler), immediate: false };
+            let em = Emitter {
+                shared: Arc::clone(&shared),
+                handler: Some(handler),
+                immediate: false,
+                first_handler: None,
+            };
             let incoming = Incoming::new(&[], None, 1 << 20, false, false);
             let conn = OpenConnection::new(
                 client,

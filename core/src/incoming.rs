@@ -35,6 +35,9 @@ const READ_MIN: usize = 4096;
 /// A payload still missing at least this many bytes is read from the
 /// socket straight into its message (when nothing else is buffered).
 const DIRECT_MIN: u64 = 16 * 1024;
+/// Single-frame messages of this size or more reuse the buffer of the
+/// previous one (see `Incoming::spare`).
+const SPARE_MIN: u64 = 1 << 20;
 /// Without `share`, messages shorter than this are copied out of the read
 /// buffer (a queued message must not keep a whole read alive).
 const COPY_BELOW: usize = 16 * 1024;
@@ -111,6 +114,13 @@ pub(crate) struct Incoming {
     msg: Option<Partial>,
     /// With permessage-deflate negotiated.
     inflater: Option<Inflater>,
+    /// The buffer of the last large message (see [`SPARE_MIN`]), shared
+    /// with it: once the application has dropped the message, the next
+    /// large one reuses it (no page to fault in again). Freed by
+    /// [`Incoming::release_spare`].
+    spare: BytesMut,
+    /// A large message was received since [`Incoming::took_spare`] asked.
+    spare_taken: bool,
     /// The buffer compressed messages are inflated into, kept between
     /// messages (a small message is copied out of it) and released when
     /// the connection is idle.
@@ -139,6 +149,8 @@ impl Incoming {
             msg: None,
             inflater: deflate.map(|_| Inflater::default()),
             inflated: BytesMut::new(),
+            spare: BytesMut::new(),
+            spare_taken: false,
             max_message_size,
             chromium,
             share,
@@ -331,6 +343,13 @@ impl Incoming {
             // read straight in (pages are only touched as bytes arrive).
             let data = if compressed {
                 std::mem::take(&mut self.inflated)
+            } else if len >= SPARE_MIN && fin {
+                // Reuses the last large message's buffer if the application
+                // is done with it (else a new one).
+                let mut d = std::mem::take(&mut self.spare);
+                d.reserve(len as usize);
+                self.spare_taken = true;
+                d
             } else {
                 BytesMut::with_capacity(len as usize)
             };
@@ -432,10 +451,25 @@ impl Incoming {
             msg.data.clear();
             self.inflated = msg.data;
             d
+        } else if !msg.compressed && msg.data.len() as u64 >= SPARE_MIN {
+            // The message and the spare share the buffer.
+            let d = msg.data.split().freeze();
+            self.spare = msg.data;
+            d
         } else {
             msg.data.freeze()
         };
         Ok(Received::Message { data, text: msg.text })
+    }
+
+    /// Whether a large message was received since the last call.
+    pub(crate) fn took_spare(&mut self) -> bool {
+        std::mem::take(&mut self.spare_taken)
+    }
+
+    /// Frees the buffer kept for the next large message.
+    pub(crate) fn release_spare(&mut self) {
+        self.spare = BytesMut::new();
     }
 
     /// Reads more from the network.

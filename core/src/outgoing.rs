@@ -19,7 +19,7 @@ const MASK_BLOCK: usize = 64 * 1024;
 /// From this payload size on, a frame is encoded outside the lock.
 const OWN_BUFFER_MIN: usize = 64 * 1024;
 /// Masking keys drawn from the thread's CSPRNG at a time.
-const KEYS: usize = 8;
+const KEYS: usize = 32;
 
 struct Frames {
     bytes: Vec<u8>,
@@ -36,6 +36,9 @@ struct Frames {
     compressed: Vec<u8>,
     /// Messages compressed so far (see [`Outgoing::release_idle_deflater`]).
     compressions: u64,
+    /// A large buffer already written, kept for the next large message
+    /// (its pages are not faulted in again) until the connection idles.
+    spare: Vec<u8>,
 }
 
 impl Default for Frames {
@@ -49,6 +52,7 @@ impl Default for Frames {
             deflater: None,
             compressed: Vec::new(),
             compressions: 0,
+            spare: Vec::new(),
         }
     }
 }
@@ -111,6 +115,19 @@ impl Outgoing {
         self.lock().deflater = Some(Box::new(deflater));
     }
 
+    /// Keeps a written buffer for the next large message.
+    pub(crate) fn keep_spare(&self, buf: Vec<u8>) {
+        let mut f = self.lock();
+        if buf.capacity() > f.spare.capacity() {
+            f.spare = buf;
+        }
+    }
+
+    /// Frees the kept buffer.
+    pub(crate) fn release_spare(&self) {
+        self.lock().spare = Vec::new();
+    }
+
     /// Messages compressed so far; None without compression.
     pub(crate) fn compressions(&self) -> Option<u64> {
         let f = self.lock();
@@ -137,8 +154,14 @@ impl Outgoing {
         // A large frame is encoded into its own buffer before taking the
         // lock, so the connection task never waits for the copy (not when
         // compressing: messages go through the compressor in order).
-        let own = (payload.len() >= OWN_BUFFER_MIN && self.lock().deflater.is_none()).then(|| {
-            let mut own = Vec::new();
+        let own = if payload.len() >= OWN_BUFFER_MIN {
+            let mut f = self.lock();
+            f.deflater.is_none().then(|| std::mem::take(&mut f.spare))
+        } else {
+            None
+        };
+        let own = own.map(|mut own| {
+            own.clear();
             encode(&mut own, opcode, false, payload, rand::random());
             own
         });
