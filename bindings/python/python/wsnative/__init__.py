@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import atexit
 
+from typing import TYPE_CHECKING, Any
+
 from . import _native
-from ._asyncio import AsyncConnection, connect_async
 from ._errors import (
     ConnectionClosed,
     ConnectionFailed,
@@ -23,7 +24,24 @@ from ._native import CloseEvent, ErrorEvent, MessageEvent, OpenEvent, poll
 from ._sync import Connection, connect
 from ._websocket import WebSocket
 
+if TYPE_CHECKING:
+    from ._asyncio import AsyncConnection, connect_async
+
 __version__: str = _native.VERSION
+
+
+def __getattr__(name: str) -> Any:
+    # The asyncio API is imported on first use: importing asyncio (and with
+    # it ssl and OpenSSL) costs a program that never uses it about 9 MB.
+    if name in ("AsyncConnection", "connect_async"):
+        from . import _asyncio
+
+        return getattr(_asyncio, name)
+    raise AttributeError(f"module 'wsnative' has no attribute '{name}'")
+
+
+def __dir__() -> list:
+    return sorted(list(globals()) + ["AsyncConnection", "connect_async"])
 
 CONNECTING = 0
 OPEN = 1

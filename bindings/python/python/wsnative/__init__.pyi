@@ -33,7 +33,7 @@ Options (keyword arguments of ``WebSocket``, ``connect`` and
 * ``max_message_size``: largest message accepted, in bytes (default 64 MiB);
   a larger one fails the connection with 1009.
 * ``max_queued_bytes``: read-ahead limit, an int of bytes (0: no limit).
-  Default 8 MiB for ``WebSocket`` (both dispatch modes), 4 MiB for
+  Default 8 MiB for ``WebSocket`` (both dispatch modes), 1 MiB for
   ``connect()`` and ``connect_async()``. See "Flow control" below.
 * ``ca_file`` / ``ca_pem``: extra trust anchors for ``wss://`` (a PEM file's
   path, or PEM text/bytes); with ``ca_exclusive=True`` only those are
@@ -88,13 +88,14 @@ message larger than the limit still gets through, one at a time (see
 ``max_queued_bytes`` plus a few MiB (the waiting payloads take more memory
 than they count for, and the allocator keeps some). Measured against a
 server that floods 4 KiB messages at a consumer that sleeps 1 ms every 100
-messages: 4 MiB with a 1 MiB limit, 10 to 13 MiB with the 4 MiB default of
-``connect()``, 24 to 26 MiB with the 8 MiB default of ``WebSocket``. With 0
+messages: 4 MiB with the 1 MiB default of ``connect()``, 10 to 13 MiB with
+a 4 MiB limit, 24 to 26 MiB with the 8 MiB default of ``WebSocket``. With 0
 nothing holds the server back: memory grows as long as the server outpaces
 the program. After ``close()`` no further message is queued (they are
 dropped), so reading resumes until the closing handshake ends. Defaults: a
 ``recv()`` loop reads continuously and needs read-ahead only to ride out
-its own pauses (4 MiB); handlers run in batches and ``poll()`` at the
+its own pauses (1 MiB: on a stream of small messages it receives as fast as
+with more, and the kernel's socket buffers read ahead too); handlers run in batches and ``poll()`` at the
 program's own pace, such as once per frame of a game loop, so the queue
 absorbs a whole interval of traffic (8 MiB: about 65 ms at 1 Gbit/s, four
 frames at 60 Hz).
@@ -418,7 +419,7 @@ class Connection(_native.Connection):
     ``recv()`` or by iterating; ``close_code``, ``close_reason`` and
     ``was_clean`` are set once the close has been received. Thread safe.
     Messages not yet received wait in a queue bounded by
-    ``max_queued_bytes`` (default 4 MiB; see "Flow control" in the module
+    ``max_queued_bytes`` (default 1 MiB; see "Flow control" in the module
     documentation): a program that reads slowly holds the server back
     through TCP."""
 
@@ -499,7 +500,7 @@ class AsyncConnection:
     a second one raises RuntimeError); any number may wait in ``close()`` or
     ``wait_closed()`` meanwhile.
     Messages not yet received wait in a queue bounded by
-    ``max_queued_bytes`` (default 4 MiB), as for ``Connection``."""
+    ``max_queued_bytes`` (default 1 MiB), as for ``Connection``."""
 
     CONNECTING: int
     OPEN: int
