@@ -56,6 +56,10 @@ pub enum Event {
     /// gives scripts no detail; native programs get one).
     Error {
         message: String,
+        /// Why, as a stable code.
+        code: crate::cause::ErrorCode,
+        /// For a refused opening handshake: the server's status and headers.
+        response: Option<std::sync::Arc<crate::cause::HttpResponse>>,
     },
     Close {
         code: u16,

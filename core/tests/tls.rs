@@ -16,7 +16,7 @@ fn trusting(cert_pem: &str) -> Options {
 
 fn error_message(ev: &[Event]) -> String {
     match &ev[0] {
-        Event::Error { message } => message.clone(),
+        Event::Error { message, .. } => message.clone(),
         other => panic!("expected an error event first, got {other:?} in {ev:?}"),
     }
 }

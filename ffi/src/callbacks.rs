@@ -118,7 +118,7 @@ impl Callbacks {
                     f(socket, m.data.as_ptr(), m.data.len(), kind, cb.userdata)
                 }
             }
-            Event::Error { message } => {
+            Event::Error { message, .. } => {
                 if let Some(f) = cb.on_error {
                     let c = nul_terminated(message.replace('\0', " "));
                     f(socket, c.as_ptr().cast(), cb.userdata)

@@ -73,7 +73,7 @@ impl Reader {
             Event::Open => self.opened |= delivered,
             Event::Message(_) if delivered => return Step::Message(ev),
             Event::Message(_) | Event::Closing => {}
-            Event::Error { message } => self.error = Some(message),
+            Event::Error { message, .. } => self.error = Some(message),
             Event::Close { code, reason, was_clean } => {
                 self.closed = Some((code, reason, was_clean));
                 return Step::Closed;
