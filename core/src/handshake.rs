@@ -81,10 +81,13 @@ pub(crate) async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
         if buf.len() == buf.capacity() {
             buf.reserve(buf.len());
         }
-        let n = stream
-            .read_buf(&mut buf)
-            .await
-            .map_err(|e| closed(format!("reading the handshake response: {e}")))?;
+        let n = stream.read_buf(&mut buf).await.map_err(|e| {
+            // A TLS alert here is the server refusing the connection after
+            // the TLS handshake (TLS 1.3: a missing or refused client
+            // certificate).
+            let code = if crate::tls::is_tls_error(&e) { ErrorCode::Tls } else { ErrorCode::HandshakeClosed };
+            Failure::new(code, format!("reading the handshake response: {e}"))
+        })?;
         if n == 0 {
             return Err(closed("the server closed the connection during the handshake".into()));
         }

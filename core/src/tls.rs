@@ -265,6 +265,11 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// Whether an I/O error comes from TLS (an alert, a bad record).
+pub(crate) fn is_tls_error(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|i| i.is::<rustls::Error>())
+}
+
 /// The cause of a failed TLS handshake.
 fn code_of(e: &std::io::Error) -> ErrorCode {
     use rustls::CertificateError as C;

@@ -96,10 +96,11 @@ async fn http_connect<S: AsyncRead + AsyncWrite + Unpin>(
     let reason = crate::handshake::shown(resp.reason.unwrap_or(""));
     match status {
         200..=299 => Ok(()),
-        407 => {
+        // 401: what some proxies (tinyproxy) answer to wrong credentials.
+        401 | 407 => {
             let what =
                 if proxy.credentials.is_some() { "refused the credentials" } else { "asks for credentials" };
-            Err(Failure::new(ErrorCode::ProxyAuth, format!("the proxy {proxy} {what} (407 {reason})")))
+            Err(Failure::new(ErrorCode::ProxyAuth, format!("the proxy {proxy} {what} ({status} {reason})")))
         }
         _ => Err(Failure::new(
             ErrorCode::ProxyRefused,
