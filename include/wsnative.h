@@ -94,14 +94,14 @@
  */
 #define WS_MAX_SEND_LENGTH ((size_t)PTRDIFF_MAX - 14)
 
-// Why a connection was failed (see ws_error_code()). The values are part
+// Why a connection was failed (see ws_error_cause()). The values are part
 // of the ABI and are never renumbered; new causes are only added.
 enum ws_error_code
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
-  // No error: ws_error_code() was called outside on_error.
+  // No error: ws_error_cause() was called outside on_error.
   WS_ERROR_CODE_NONE = 0,
   // A failure no other code describes.
   WS_ERROR_CODE_OTHER = 1,
@@ -347,7 +347,7 @@ typedef struct ws_callbacks {
   // violation, connect timeout, ws_close() while CONNECTING, ...).
   // `message` is a readable, NUL-terminated cause, borrowed until the
   // callback returns. on_close (code 1006) always follows. Inside this
-  // callback, ws_error_code() says why as a stable code, and for a
+  // callback, ws_error_cause() says why as a stable code, and for a
   // refused handshake ws_error_http_status() and ws_error_http_header()
   // give the server's answer.
   void (*on_error)(struct ws_socket *socket, const char *message, void *userdata);
@@ -379,7 +379,7 @@ extern "C" {
 
 // Inside on_error: why the connection was failed. Outside on_error (or on
 // another thread than the one running it): WS_ERROR_CODE_NONE. Never fails.
-ws_error_code ws_error_code(void);
+ws_error_code ws_error_cause(void);
 
 // Inside on_error for WS_ERROR_CODE_HANDSHAKE_REFUSED: the HTTP status the
 // server answered (401, 403, 429, 503, ...). 0 otherwise.
@@ -592,7 +592,7 @@ ws_result ws_options_set_compression_no_context_takeover(struct ws_options *opti
 // `proxy_url` is borrowed for the call (copied). A proxy that refuses, asks
 // for credentials or closes before the tunnel is open fails the connection
 // (on_error, whose message names the proxy but never its password, then
-// on_close 1006; ws_error_code() says which failure).
+// on_close 1006; ws_error_cause() says which failure).
 //
 // Returns WS_RESULT_INVALID_OPTION when the URL does not parse or its
 // scheme is not one of the above.

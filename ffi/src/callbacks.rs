@@ -52,7 +52,7 @@ pub struct ws_callbacks {
     /// violation, connect timeout, ws_close() while CONNECTING, ...).
     /// `message` is a readable, NUL-terminated cause, borrowed until the
     /// callback returns. on_close (code 1006) always follows. Inside this
-    /// callback, ws_error_code() says why as a stable code, and for a
+    /// callback, ws_error_cause() says why as a stable code, and for a
     /// refused handshake ws_error_http_status() and ws_error_http_header()
     /// give the server's answer.
     pub on_error:

@@ -7,13 +7,13 @@ use std::ffi::{c_char, CString};
 use std::sync::Arc;
 use wsnative_core::{ErrorCode, HttpResponse};
 
-/// Why a connection was failed (see ws_error_code()). The values are part
+/// Why a connection was failed (see ws_error_cause()). The values are part
 /// of the ABI and are never renumbered; new causes are only added.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(non_camel_case_types)]
 pub enum ws_error_code {
-    /// No error: ws_error_code() was called outside on_error.
+    /// No error: ws_error_cause() was called outside on_error.
     None = 0,
     /// A failure no other code describes.
     Other = 1,
@@ -155,7 +155,7 @@ pub(crate) fn during<R>(code: ErrorCode, response: Option<&Arc<HttpResponse>>, f
 /// Inside on_error: why the connection was failed. Outside on_error (or on
 /// another thread than the one running it): WS_ERROR_CODE_NONE. Never fails.
 #[no_mangle]
-pub extern "C" fn ws_error_code() -> ws_error_code {
+pub extern "C" fn ws_error_cause() -> ws_error_code {
     CURRENT.try_with(|c| c.borrow().as_ref().map(|c| c.code)).ok().flatten().unwrap_or(ws_error_code::None)
 }
 

@@ -453,7 +453,7 @@ pub unsafe extern "C" fn ws_options_set_compression_no_context_takeover(
 /// `proxy_url` is borrowed for the call (copied). A proxy that refuses, asks
 /// for credentials or closes before the tunnel is open fails the connection
 /// (on_error, whose message names the proxy but never its password, then
-/// on_close 1006; ws_error_code() says which failure).
+/// on_close 1006; ws_error_cause() says which failure).
 ///
 /// Returns WS_RESULT_INVALID_OPTION when the URL does not parse or its
 /// scheme is not one of the above.
