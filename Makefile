@@ -16,7 +16,8 @@ CBINDGEN_VERSION := 0.29.4
 
 all: lib
 
-# Test tools: valgrind, chromium, openssl (apt), cbindgen and cargo-fuzz
+# Test tools: valgrind, chromium, openssl, tinyproxy, microsocks (apt),
+# cbindgen and cargo-fuzz
 # (cargo). Idempotent; nothing happens when all are there.
 deps:
 	@bash scripts/deps.sh
