@@ -531,3 +531,110 @@ def test_happy_eyeballs_and_dns_failure(tmp_path: Path, echo_port: int) -> None:
     # Sequential attempts would wait out the whole connect timeout on ::1.
     assert 0.2 <= float(took) < 2.0, took
     assert code == "dns", r.stdout
+
+
+def _holding_listener() -> socket.socket:
+    """Accepts TCP and reads, never answers (the kernel completes the
+    handshake; nothing is ever written back)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    return listener
+
+
+def test_each_phase_reports_its_own_timeout(echo_port: int) -> None:
+    listener = _holding_listener()
+    port = listener.getsockname()[1]
+    # The proxy never answers CONNECT.
+    f = failure(f"ws://127.0.0.1:{echo_port}/", proxy=f"http://127.0.0.1:{port}", connect_timeout=0.3)
+    assert f.code == "timeout_proxy" and f"127.0.0.1:{port}" in f.message, f.message
+    # The server never answers the ClientHello.
+    f = failure(f"wss://127.0.0.1:{port}/", proxy="", connect_timeout=0.3)
+    assert f.code == "timeout_tls", f.message
+    # ... nor the opening handshake.
+    f = failure(f"ws://127.0.0.1:{port}/", proxy="", connect_timeout=0.3)
+    assert f.code == "timeout_handshake", f.message
+    listener.close()
+
+
+def test_a_proxy_that_does_not_speak_http_or_socks(echo_port: int) -> None:
+    for scheme, answer in [("http", b"SSH-2.0-OpenSSH_9.2\r\n\r\n"), ("socks5h", b"\x04\x5a")]:
+        def speak(conn: socket.socket, answer: bytes = answer) -> None:
+            conn.recv(4096)
+            conn.sendall(answer)
+            time.sleep(0.5)
+
+        url = _raw_once(speak).replace("ws://", f"{scheme}://").rstrip("/")
+        f = failure(f"ws://127.0.0.1:{echo_port}/", proxy=url)
+        assert f.code == "proxy_protocol", (scheme, f.message)
+
+
+def test_invalid_utf8_and_close_while_connecting_codes(silent_url: str) -> None:
+    def bad_text(conn: socket.socket) -> None:
+        from conftest import _switching_protocols
+
+        conn.sendall(_switching_protocols(_read_head(conn)) + b"\x81\x02\xc3\x28")
+        time.sleep(0.5)
+
+    for url, act, want in [
+        (_raw_once(bad_text), None, "invalid_utf8"),
+        (silent_url, "close", "closed_while_connecting"),
+    ]:
+        rec = Recorder()
+        codes: list[str] = []
+        ws = wsnative.WebSocket(url, proxy="")
+        ws.onerror = lambda ev: (codes.append(ev.code), rec(ev))
+        ws.onclose = rec
+        if act == "close":
+            ws.close()
+        rec.wait()
+        assert codes == [want], rec.events
+
+
+def test_a_certificate_for_another_purpose_is_invalid(pki: Path) -> None:
+    # The client certificate (clientAuth only) presented as a server's.
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki / "client.pem", pki / "client.key")
+    gen = _serve_thread(ctx)
+    port = next(gen)
+    try:
+        f = failure(f"wss://127.0.0.1:{port}/", proxy="", ca_file=str(pki / "ca.pem"))
+        assert f.code == "tls_cert_invalid", f.message
+    finally:
+        next(gen, None)
+
+
+NO_NETWORK_CHILD = r"""
+import wsnative
+codes = []
+for url in ["ws://10.255.255.1:80/", "ws://name.test:80/"]:
+    try:
+        wsnative.connect(url, connect_timeout=0.5, proxy="")
+        codes.append("none")
+    except wsnative.ConnectionFailed as e:
+        codes.append(e.code)
+print(" ".join(codes))
+"""
+
+
+def test_unreachable_network_and_a_resolver_that_never_answers(tmp_path: Path) -> None:
+    """In a fresh network namespace (only a loopback, down): no route to any
+    address, and a resolver on 127.0.0.1 that never answers. Nothing can
+    leave the machine from there."""
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-n", "-m", "true"]).returncode != 0:
+        pytest.skip("cannot create network and mount namespaces here")
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 127.0.0.1\noptions timeout:5 attempts:1\n")
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n")
+    (tmp_path / "child.py").write_text(NO_NETWORK_CHILD)
+    # A UDP "DNS server" on 127.0.0.1:53 that reads and never answers.
+    script = (
+        f"ip link set lo up && mount --bind {resolv} /etc/resolv.conf && mount --bind {hosts} /etc/hosts && "
+        f"{sys.executable} -c 'import socket,time; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+        f"s.bind((\"127.0.0.1\", 53)); time.sleep(30)' & dns=$!; sleep 0.3; "
+        f"{sys.executable} {tmp_path / 'child.py'}; status=$?; kill $dns; exit $status"
+    )
+    r = subprocess.run(["unshare", "-n", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["connect_failed", "timeout_dns"], (r.stdout, r.stderr)
