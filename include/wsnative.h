@@ -589,6 +589,9 @@ ws_result ws_options_set_compression_no_context_takeover(struct ws_options *opti
 //   the proxy). Credentials are percent-decoded. Default port: 1080 (443
 //   for https://), as in curl.
 //
+// The environment is read when each connection starts, on a library
+// thread: do not change it (setenv) while sockets are being created.
+//
 // `proxy_url` is borrowed for the call (copied). A proxy that refuses, asks
 // for credentials or closes before the tunnel is open fails the connection
 // (on_error, whose message names the proxy but never its password, then

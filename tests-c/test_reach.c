@@ -403,6 +403,27 @@ static void test_happy_eyeballs_and_dns(void) {
     close(silent);
 }
 
+/* Last: ws_shutdown() fails a connecting socket with WS_ERROR_CODE_SHUT_DOWN
+ * (nothing works after it, so it runs last). */
+static void test_shutdown_while_connecting(void) {
+    raw_server *s = raw_start(raw_silent, NULL);
+    cause_t c = {WS_ERROR_CODE_NONE, 0, NULL, "", false};
+    rec_t *r = rec_new();
+    r->hook = capture;
+    r->user = &c;
+    ws_options *o = with_proxy("");
+    REQUIRE(rec_open(r, raw_url(s, "/"), NULL, 0, o) == WS_RESULT_OK);
+    ws_options_free(o);
+    h_sleep_ms(100);
+    CHECK_RES(ws_shutdown((uint64_t)h_ms(5000)), WS_RESULT_OK);
+    CHECK(rec_wait(r, EV_CLOSE, 1, h_ms(5000)));
+    CHECK_CODE(c, WS_ERROR_CODE_SHUT_DOWN, rec_describe(r));
+    rec_check_common(r);
+    ws_free(r->ws);
+    rec_unref(r);
+    raw_stop(s);
+}
+
 int main(void) {
     h_init("test_reach", 240);
     if (env("WSNATIVE_PROXY_USER")) snprintf(g_user, sizeof g_user, "%s", env("WSNATIVE_PROXY_USER"));
@@ -420,5 +441,6 @@ int main(void) {
     RUN(test_failure_causes);
     RUN(test_client_certificate_option);
     RUN(test_happy_eyeballs_and_dns);
+    RUN(test_shutdown_while_connecting);
     return h_summary();
 }

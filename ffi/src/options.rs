@@ -450,6 +450,9 @@ pub unsafe extern "C" fn ws_options_set_compression_no_context_takeover(
 ///   the proxy). Credentials are percent-decoded. Default port: 1080 (443
 ///   for https://), as in curl.
 ///
+/// The environment is read when each connection starts, on a library
+/// thread: do not change it (setenv) while sockets are being created.
+///
 /// `proxy_url` is borrowed for the call (copied). A proxy that refuses, asks
 /// for credentials or closes before the tunnel is open fails the connection
 /// (on_error, whose message names the proxy but never its password, then
