@@ -66,11 +66,31 @@ pub(crate) async fn race(
     addrs: Vec<SocketAddr>,
     deadline: Instant,
 ) -> Result<TcpStream, (ErrorCode, String)> {
+    if let [addr] = addrs[..] {
+        // One address: no race to run.
+        return match timeout_at(deadline, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                Ok(s)
+            }
+            Ok(Err(e)) => {
+                let refused = e.kind() == io::ErrorKind::ConnectionRefused;
+                let code = if refused { ErrorCode::ConnectionRefused } else { ErrorCode::ConnectFailed };
+                Err((code, format!("{addr}: {e}")))
+            }
+            Err(_) => Err((ErrorCode::TimeoutConnect, format!("{addr}: unanswered"))),
+        };
+    }
     let attempt = |addr: SocketAddr| async move { (addr, TcpStream::connect(addr).await) };
     let mut queue = addrs.into_iter();
     let mut running = FuturesUnordered::new();
     let mut errors: Vec<(SocketAddr, io::Error)> = Vec::new();
-    let mut next_at = Instant::now();
+    // The first attempt starts at once (a timer would wait for the next
+    // millisecond tick).
+    if let Some(addr) = queue.next() {
+        running.push(attempt(addr));
+    }
+    let mut next_at = Instant::now() + ATTEMPT_DELAY;
     loop {
         let more = queue.len() > 0;
         if running.is_empty() && !more {
