@@ -2,7 +2,6 @@
 //! the readable message of the error event.
 
 use std::fmt;
-use std::sync::Arc;
 
 /// The cause of an error event. The numbers are stable: new causes get new
 /// numbers, none is ever renumbered (the C ABI and Python expose them).
@@ -140,13 +139,28 @@ impl HttpResponse {
     }
 }
 
+/// Why an error event happened, beside its message (boxed in the event, so
+/// that events stay as small as before).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    pub code: ErrorCode,
+    /// For [`ErrorCode::HandshakeRefused`]: the server's answer.
+    pub response: Option<HttpResponse>,
+}
+
+impl Cause {
+    pub fn new(code: ErrorCode) -> Box<Cause> {
+        Box::new(Cause { code, response: None })
+    }
+}
+
 /// A connection failure: its code, the readable message, and for a refused
 /// handshake the server's response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     pub code: ErrorCode,
     pub message: String,
-    pub response: Option<Arc<HttpResponse>>,
+    pub response: Option<HttpResponse>,
 }
 
 impl Failure {

@@ -89,7 +89,8 @@ impl Emitter {
     fn finish(&mut self, error: Option<Failure>, code: u16, reason: String, was_clean: bool) {
         self.shared.set_state(ReadyState::Closed);
         if let Some(f) = error {
-            self.emit(Event::Error { message: f.message, code: f.code, response: f.response });
+            let cause = Box::new(crate::cause::Cause { code: f.code, response: f.response });
+            self.emit(Event::Error { message: f.message, cause });
         }
         self.emit(Event::Close { code, reason, was_clean });
         // Dropping the handler here breaks any cycle through the handler.

@@ -142,7 +142,7 @@ pub(crate) fn check_response(
         return Err(Failure {
             code: ErrorCode::HandshakeRefused,
             message: format!("the server answered {code} {reason} instead of 101 Switching Protocols{extra}"),
-            response: Some(std::sync::Arc::new(HttpResponse { status: code, headers })),
+            response: Some(HttpResponse { status: code, headers }),
         });
     }
     check_upgrade(&resp, key, protocols, offer).map_err(invalid)

@@ -34,7 +34,7 @@ pub mod validate;
 mod view;
 
 pub use bytes::Bytes;
-pub use cause::{ErrorCode, Failure, HttpResponse};
+pub use cause::{Cause, ErrorCode, Failure, HttpResponse};
 pub use deflate::DeflateOffer;
 pub use dispatch::EventQueue;
 pub use error::{Error, ErrorKind};

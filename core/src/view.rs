@@ -108,8 +108,7 @@ mod tests {
         assert!(!v.deliver(&msg()));
         assert!(v.deliver(&Event::Error {
             message: "x".into(),
-            code: crate::ErrorCode::Other,
-            response: None
+            cause: crate::Cause::new(crate::ErrorCode::Other)
         }));
         assert_eq!(v.ready_state(), ReadyState::Closed);
         assert!(v.deliver(&close()));

@@ -84,15 +84,16 @@ fn sweep(compat: bool, accepted: impl Fn(u16) -> bool) {
                             Event::Open,
                             Event::Error {
                                 message: String::new(),
-                                code: ErrorCode::ProtocolViolation,
-                                response: None,
+                                cause: wsnative_core::Cause::new(ErrorCode::ProtocolViolation),
                             },
                             close(1006, "", false),
                         ]
                     };
                     let same = ev.len() == want.len()
                         && ev.iter().zip(&want).all(|(a, b)| match (a, b) {
-                            (Event::Error { code, .. }, Event::Error { code: want, .. }) => code == want,
+                            (Event::Error { cause, .. }, Event::Error { cause: want, .. }) => {
+                                cause.code == want.code
+                            }
                             _ => a == b,
                         });
                     if !same {

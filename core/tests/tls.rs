@@ -20,7 +20,7 @@ fn error_message(ev: &[Event]) -> String {
 
 fn error(ev: &[Event]) -> (String, ErrorCode) {
     match &ev[0] {
-        Event::Error { message, code, .. } => (message.clone(), *code),
+        Event::Error { message, cause } => (message.clone(), cause.code),
         other => panic!("expected an error event first, got {other:?} in {ev:?}"),
     }
 }

@@ -121,10 +121,10 @@ impl Callbacks {
                     f(socket, m.data.as_ptr(), m.data.len(), kind, cb.userdata)
                 }
             }
-            Event::Error { message, code, response } => {
+            Event::Error { message, cause } => {
                 if let Some(f) = cb.on_error {
                     let c = nul_terminated(message.replace('\0', " "));
-                    crate::cause::during(*code, response.as_ref(), || {
+                    crate::cause::during(cause.code, cause.response.as_ref(), || {
                         f(socket, c.as_ptr().cast(), cb.userdata)
                     })
                 }

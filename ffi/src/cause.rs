@@ -4,7 +4,6 @@
 use crate::boundary::c_str;
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
-use std::sync::Arc;
 use wsnative_core::{ErrorCode, HttpResponse};
 
 /// Why a connection was failed (see ws_error_cause()). The values are part
@@ -134,7 +133,7 @@ fn cstring(s: &str) -> CString {
 
 /// Makes the cause of an error readable by the getters while `f` (the
 /// on_error callback) runs on this thread.
-pub(crate) fn during<R>(code: ErrorCode, response: Option<&Arc<HttpResponse>>, f: impl FnOnce() -> R) -> R {
+pub(crate) fn during<R>(code: ErrorCode, response: Option<&HttpResponse>, f: impl FnOnce() -> R) -> R {
     let current = Current {
         code: code.into(),
         status: response.map_or(0, |r| r.status),
