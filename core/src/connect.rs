@@ -30,7 +30,8 @@ pub(crate) async fn open(url: &WsUrl, options: &Options, trust: Option<&Trust>) 
         let tls = tls::handshake(ReadAhead::new(tcp), url.host(), config, deadline).await?;
         return Ok(MaybeTls::Tls(Box::new(tls)));
     };
-    via_proxy(url, options, trust, &proxy, deadline).await
+    // Boxed: direct connections carry none of the proxy path's state.
+    Box::pin(via_proxy(url, options, trust, &proxy, deadline)).await
 }
 
 fn trusted(trust: Option<&Trust>, options: &Options) -> Result<Trust, Failure> {

@@ -52,8 +52,17 @@ pub(crate) fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
 /// Connects to `host:port` (resolved, then raced); the message names what
 /// was tried.
 pub(crate) async fn connect(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, Failure> {
-    let addrs = resolve(host, port, deadline).await?;
-    race(interleave(addrs), deadline).await.map_err(|(code, detail)| {
+    let addrs = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        // Boxed: a connection to an IP address carries none of this.
+        Err(_) => Box::pin(resolve(host, port, deadline)).await?,
+    };
+    let attempts = if addrs.len() == 1 {
+        one(addrs[0], deadline).await
+    } else {
+        Box::pin(race(interleave(addrs), deadline)).await
+    };
+    attempts.map_err(|(code, detail)| {
         let what =
             if code == ErrorCode::TimeoutConnect { "timed out connecting to" } else { "cannot connect to" };
         Failure::new(code, format!("{what} {host} port {port} ({detail})"))
@@ -67,19 +76,7 @@ pub(crate) async fn race(
     deadline: Instant,
 ) -> Result<TcpStream, (ErrorCode, String)> {
     if let [addr] = addrs[..] {
-        // One address: no race to run.
-        return match timeout_at(deadline, TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => {
-                let _ = s.set_nodelay(true);
-                Ok(s)
-            }
-            Ok(Err(e)) => {
-                let refused = e.kind() == io::ErrorKind::ConnectionRefused;
-                let code = if refused { ErrorCode::ConnectionRefused } else { ErrorCode::ConnectFailed };
-                Err((code, format!("{addr}: {e}")))
-            }
-            Err(_) => Err((ErrorCode::TimeoutConnect, format!("{addr}: unanswered"))),
-        };
+        return one(addr, deadline).await;
     }
     let attempt = |addr: SocketAddr| async move { (addr, TcpStream::connect(addr).await) };
     let mut queue = addrs.into_iter();
@@ -126,6 +123,22 @@ pub(crate) async fn race(
                 return Err((ErrorCode::TimeoutConnect, detail));
             }
         }
+    }
+}
+
+/// One address: no race to run.
+async fn one(addr: SocketAddr, deadline: Instant) -> Result<TcpStream, (ErrorCode, String)> {
+    match timeout_at(deadline, TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+        Ok(Err(e)) => {
+            let refused = e.kind() == io::ErrorKind::ConnectionRefused;
+            let code = if refused { ErrorCode::ConnectionRefused } else { ErrorCode::ConnectFailed };
+            Err((code, format!("{addr}: {e}")))
+        }
+        Err(_) => Err((ErrorCode::TimeoutConnect, format!("{addr}: unanswered"))),
     }
 }
 

@@ -4,6 +4,7 @@
 use crate::deflate::DeflateOffer;
 use crate::error::{Error, ErrorKind};
 use crate::proxy::Proxy;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Default limit for one received message (64 MiB).
@@ -53,8 +54,9 @@ pub struct Options {
     /// the only ones (`exclusive`). Default: the operating system's trust
     /// store (the bundled webpki roots where it has none).
     pub ca: Option<CaBundle>,
-    /// The certificate presented when the server asks for one (mutual TLS).
-    pub client_cert: Option<ClientCert>,
+    /// The certificate presented when the server asks for one (mutual TLS;
+    /// shared: options are copied per socket, and kept by each connection).
+    pub client_cert: Option<Arc<ClientCert>>,
     /// The proxy: from the environment by default (as curl reads it).
     pub proxy: Proxy,
     /// Apply the browser's list of blocked ports (off by default).

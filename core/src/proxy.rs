@@ -7,6 +7,7 @@ use crate::error::{Error, ErrorKind};
 use crate::validate::WsUrl;
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// How a socket chooses its proxy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -16,8 +17,8 @@ pub enum Proxy {
     FromEnvironment,
     /// No proxy, whatever the environment says.
     Direct,
-    /// This proxy, for every host.
-    Url(ProxyUrl),
+    /// This proxy, for every host (shared: options are copied per socket).
+    Url(Arc<ProxyUrl>),
 }
 
 /// The kind of proxy a URL names.
@@ -117,7 +118,7 @@ fn explicit_port(s: &str) -> Option<u16> {
 pub(crate) fn choose(setting: &Proxy, url: &WsUrl) -> Result<Option<ProxyUrl>, String> {
     match setting {
         Proxy::Direct => Ok(None),
-        Proxy::Url(p) => Ok(Some(p.clone())),
+        Proxy::Url(p) => Ok(Some(ProxyUrl::clone(p))),
         Proxy::FromEnvironment => from_environment(url, |k| std::env::var(k).ok()),
     }
 }

@@ -128,6 +128,14 @@ impl Trust {
     /// The client configuration, built on first use off the runtime's
     /// threads.
     pub(crate) async fn config(&self) -> Result<Arc<ClientConfig>, Failure> {
+        match self.0.config.get() {
+            Some(c) => Ok(Arc::clone(c)),
+            // Boxed: connections that find it built carry none of this.
+            None => Box::pin(self.build_once()).await,
+        }
+    }
+
+    async fn build_once(&self) -> Result<Arc<ClientConfig>, Failure> {
         let entry = Arc::clone(&self.0);
         self.0
             .config

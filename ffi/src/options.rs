@@ -485,7 +485,7 @@ pub unsafe extern "C" fn ws_options_set_proxy(
         }
         match ProxyUrl::parse(url) {
             Ok(p) => {
-                (*options).core.proxy = Proxy::Url(p);
+                (*options).core.proxy = Proxy::Url(std::sync::Arc::new(p));
                 ws_result::Ok
             }
             Err(e) => fail_with(e),
@@ -535,7 +535,8 @@ pub unsafe extern "C" fn ws_options_set_client_cert_pem(
         if let Err(e) = parse_client_cert(&chain, &key) {
             return fail_with(e);
         }
-        (*options).core.client_cert = Some(ClientCert { chain_pem: chain, key_pem: key });
+        (*options).core.client_cert =
+            Some(std::sync::Arc::new(ClientCert { chain_pem: chain, key_pem: key }));
         ws_result::Ok
     })
 }

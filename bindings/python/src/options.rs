@@ -30,7 +30,9 @@ fn proxy(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<Proxy> {
         if url.trim().is_empty() {
             return Ok(Proxy::Direct);
         }
-        return ProxyUrl::parse(&url).map(Proxy::Url).map_err(|e| errors::to_py(py, &e));
+        return ProxyUrl::parse(&url)
+            .map(|p| Proxy::Url(std::sync::Arc::new(p)))
+            .map_err(|e| errors::to_py(py, &e));
     }
     match v.extract::<bool>() {
         Ok(false) => Ok(Proxy::Direct),
@@ -163,7 +165,7 @@ pub(crate) fn from_dict(
     match (cert, cert_key) {
         (Some(chain_pem), Some(key_pem)) => {
             parse_client_cert(&chain_pem, &key_pem).map_err(|e| errors::to_py(py, &e))?;
-            o.client_cert = Some(ClientCert { chain_pem, key_pem });
+            o.client_cert = Some(std::sync::Arc::new(ClientCert { chain_pem, key_pem }));
         }
         (None, None) => {}
         _ => return Err(errors::invalid_option(py, "client_cert and client_key go together")),
