@@ -12,7 +12,9 @@
  * success. ws_result_str() names a code; ws_last_error() gives a readable
  * message for the last failure on the calling thread. Connection failures
  * are never results: they arrive as on_error then on_close 1006, as in the
- * browser. No function ever blocks on the network.
+ * browser; inside on_error, ws_error_cause() says why as a stable
+ * ws_error_code (and, for a refused handshake, ws_error_http_status() and
+ * ws_error_http_header() give the server's answer). No function ever blocks on the network.
  *
  * Threads. The library runs every connection on its own threads (a tokio
  * runtime, started by the first ws_new()). Every function may be called
