@@ -1,7 +1,7 @@
 //! `ws_error_code`: why a connection was failed, and for a refused opening
 //! handshake the server's status and headers, readable inside on_error.
 
-use crate::boundary::c_str;
+use crate::boundary::{c_str, ffi_value};
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
 use wsnative_core::{ErrorCode, HttpResponse};
@@ -155,14 +155,20 @@ pub(crate) fn during<R>(code: ErrorCode, response: Option<&HttpResponse>, f: imp
 /// another thread than the one running it): WS_ERROR_CODE_NONE. Never fails.
 #[no_mangle]
 pub extern "C" fn ws_error_cause() -> ws_error_code {
-    CURRENT.try_with(|c| c.borrow().as_ref().map(|c| c.code)).ok().flatten().unwrap_or(ws_error_code::None)
+    ffi_value!(ws_error_code::None, {
+        CURRENT
+            .try_with(|c| c.borrow().as_ref().map(|c| c.code))
+            .ok()
+            .flatten()
+            .unwrap_or(ws_error_code::None)
+    })
 }
 
 /// Inside on_error for WS_ERROR_CODE_HANDSHAKE_REFUSED: the HTTP status the
 /// server answered (401, 403, 429, 503, ...). 0 otherwise.
 #[no_mangle]
 pub extern "C" fn ws_error_http_status() -> u16 {
-    CURRENT.try_with(|c| c.borrow().as_ref().map_or(0, |c| c.status)).unwrap_or(0)
+    ffi_value!(0, { CURRENT.try_with(|c| c.borrow().as_ref().map_or(0, |c| c.status)).unwrap_or(0) })
 }
 
 /// Inside on_error for WS_ERROR_CODE_HANDSHAKE_REFUSED: the value of the
@@ -175,22 +181,24 @@ pub extern "C" fn ws_error_http_status() -> u16 {
 /// `name` must be NULL or a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn ws_error_http_header(name: *const c_char) -> *const c_char {
-    if name.is_null() {
-        return std::ptr::null();
-    }
-    let Ok(name) = c_str(name, "name") else {
-        return std::ptr::null();
-    };
-    CURRENT
-        .try_with(|c| {
-            let c = c.borrow();
-            let found =
-                c.as_ref()?.headers.iter().find(|(n, _)| n.to_bytes().eq_ignore_ascii_case(name.as_bytes()));
-            found.map(|(_, v)| v.as_ptr())
-        })
-        .ok()
-        .flatten()
-        .unwrap_or(std::ptr::null())
+    ffi_value!(std::ptr::null(), {
+        if name.is_null() {
+            return std::ptr::null();
+        }
+        let Ok(name) = c_str(name, "name") else {
+            return std::ptr::null();
+        };
+        CURRENT
+            .try_with(|c| {
+                let c = c.borrow();
+                let headers = &c.as_ref()?.headers;
+                let found = headers.iter().find(|(n, _)| n.to_bytes().eq_ignore_ascii_case(name.as_bytes()));
+                found.map(|(_, v)| v.as_ptr())
+            })
+            .ok()
+            .flatten()
+            .unwrap_or(std::ptr::null())
+    })
 }
 
 /// A stable short name of an error code ("dns", "timeout_tls",
