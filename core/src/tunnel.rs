@@ -221,6 +221,35 @@ async fn socks5<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(())
 }
 
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_reply(data: &[u8]) {
+    let (choice, reply) = data.split_first().map_or((0, &[][..]), |(c, r)| (*c, r));
+    let scheme = if choice & 1 == 1 { "socks5h" } else { "http" };
+    let creds = if choice & 2 == 2 { "user:pass-word-secret@" } else { "" };
+    let proxy = ProxyUrl::parse(&format!("{scheme}://{creds}127.0.0.1:1080")).unwrap();
+    let host = if choice & 4 == 4 { "127.0.0.1" } else { "example.test" };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+    rt.block_on(async {
+        let (mut client, mut server) = tokio::io::duplex(64 * 1024);
+        server.write_all(reply).await.unwrap();
+        drop(server);
+        match open(&mut client, &proxy, host, 443, None).await {
+            Ok(()) => {
+                if choice & 1 == 1 {
+                    assert!(
+                        reply.len() >= 10 && reply[0] == 5 && reply[1] == 0,
+                        "a SOCKS5 tunnel without success"
+                    );
+                } else {
+                    let head = String::from_utf8_lossy(reply);
+                    assert!(head.starts_with("HTTP/1.") && head.as_bytes().get(9) == Some(&b'2'), "{head:?}");
+                }
+            }
+            Err(f) => assert!(!f.message.contains("pass-word-secret"), "the password in {:?}", f.message),
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
