@@ -638,3 +638,29 @@ def test_unreachable_network_and_a_resolver_that_never_answers(tmp_path: Path) -
     r = subprocess.run(["unshare", "-n", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["connect_failed", "timeout_dns"], (r.stdout, r.stderr)
+
+
+OS_STORE_CHILD = r"""
+import sys, wsnative
+try:
+    with wsnative.connect(sys.argv[1], connect_timeout=10, proxy="") as ws:
+        ws.send("os")
+        print("open", ws.recv(timeout=5))
+except wsnative.ConnectionFailed as e:
+    print(e.code)
+"""
+
+
+def test_the_operating_systems_trust_store_is_used(tmp_path: Path, wss_port: int, pki: Path) -> None:
+    """No CA option: the operating system's store decides (on Linux the
+    platform verifier reads it where OpenSSL does; SSL_CERT_FILE points a
+    child process at a store that holds the test CA)."""
+    (tmp_path / "child.py").write_text(OS_STORE_CHILD)
+    url = f"wss://127.0.0.1:{wss_port}/"
+    env = {k: v for k, v in os.environ.items() if k not in PROXY_ENV}
+    with_ca = subprocess.run([sys.executable, str(tmp_path / "child.py"), url], capture_output=True, text=True,
+                             timeout=60, env={**env, "SSL_CERT_FILE": str(pki / "ca.pem")})
+    assert with_ca.stdout.split() == ["open", "os"], (with_ca.stdout, with_ca.stderr)
+    without = subprocess.run([sys.executable, str(tmp_path / "child.py"), url], capture_output=True, text=True,
+                             timeout=60, env=env)
+    assert without.stdout.split() == ["tls_cert_untrusted"], (without.stdout, without.stderr)
