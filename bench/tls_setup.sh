@@ -35,6 +35,7 @@ fi
 # shellcheck disable=SC2086
 ${CC:-gcc} -O2 -std=c11 -D_POSIX_C_SOURCE=200809L $extra -I"$inc" -o "$out/tls_setup" \
     bench/clients/tls_setup.c -L"$lib" -Wl,-rpath,"$lib" -lwsnative -lpthread -ldl -lm
+rm -f "$out/tls.url" "$out/plain.url"
 "$server" --ignore-stdin --mode echo --tls-cert "$out/leaf.pem" --tls-key "$out/leaf.key" >"$out/tls.url" &
 tls_pid=$!
 "$server" --ignore-stdin --mode echo >"$out/plain.url" &
