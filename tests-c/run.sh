@@ -54,6 +54,10 @@ if [ "$mode" = valgrind ] && ! command -v valgrind >/dev/null 2>&1; then
     exit 2
 fi
 
+# The tests talk to their own loopback servers: a proxy from the caller's
+# environment (which wsnative reads as curl does) must not come between.
+unset http_proxy HTTP_PROXY https_proxy HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+
 mkdir -p "$out"
 echo "== building the C tests ($mode) into build/tests-c/$mode"
 for p in $progs; do

@@ -23,17 +23,10 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 import wsnative
+from conftest import PROXY_ENV
 from helpers import Recorder
-
-PROXY_ENV = ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"]
 # tinyproxy takes letters, digits and dashes; percent-decoding is unit-tested.
 USER, PASSWORD = "alice", "s3cret-pass"
-
-
-@pytest.fixture(autouse=True)
-def clean_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in PROXY_ENV:
-        monkeypatch.delenv(name, raising=False)
 
 
 def free_port() -> int:
