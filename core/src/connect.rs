@@ -15,10 +15,16 @@ use std::future::Future;
 use std::net::IpAddr;
 use tokio::time::{timeout_at, Instant};
 
-/// Opens the stream to `url`; `trust` is the socket's TLS configuration
-/// (for wss://), found when the socket was created.
-pub(crate) async fn open(url: &WsUrl, options: &Options, trust: Option<&Trust>) -> Result<MaybeTls, Failure> {
-    let deadline = Instant::now() + options.connect_timeout;
+/// Opens the stream to `url` before `deadline` (the connect timeout's, so
+/// that a phase that runs out reports its own timeout); `trust` is the
+/// socket's TLS configuration (for wss://), found when the socket was
+/// created.
+pub(crate) async fn open(
+    url: &WsUrl,
+    options: &Options,
+    trust: Option<&Trust>,
+    deadline: Instant,
+) -> Result<MaybeTls, Failure> {
     let proxy =
         proxy::choose(&options.proxy, url).map_err(|m| Failure::new(ErrorCode::ProxyUnreachable, m))?;
     let Some(proxy) = proxy else {

@@ -141,10 +141,10 @@ pub(crate) async fn run(
     let mut em = Emitter { shared: Arc::clone(&shared), handler: Some(handler), immediate };
     // Boxed: the connecting state (TLS handshake, HTTP buffers) is freed
     // once open instead of sizing the task for its whole life.
-    let mut connecting = Box::pin(tokio::time::timeout(
-        options.connect_timeout,
-        establish(&shared, &protocols, &options, tls),
-    ));
+    // One deadline for every phase: the phase that runs out reports itself.
+    let deadline = tokio::time::Instant::now() + options.connect_timeout;
+    let mut connecting =
+        Box::pin(tokio::time::timeout_at(deadline, establish(&shared, &protocols, &options, tls, deadline)));
     let est = tokio::select! {
         r = &mut connecting => match r {
             Ok(Ok(est)) => est,
@@ -222,13 +222,14 @@ async fn establish(
     protocols: &[String],
     options: &Options,
     tls: Option<crate::tls::Trust>,
+    deadline: tokio::time::Instant,
 ) -> Result<Established, Failure> {
     let url = &shared.url;
     if options.block_unsafe_ports && is_blocked_port(url.port()) {
         let msg = format!("port {} is on the browser's list of blocked ports", url.port());
         return Err(Failure::new(ErrorCode::BlockedPort, msg));
     }
-    let mut stream = crate::connect::open(url, options, tls.as_ref()).await?;
+    let mut stream = crate::connect::open(url, options, tls.as_ref(), deadline).await?;
     let req = handshake::Request {
         protocols,
         headers: &options.headers,
