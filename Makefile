@@ -12,11 +12,12 @@ CWARN   := -Wall -Wextra -Werror -std=c11 -D_POSIX_C_SOURCE=200809L
 LIBS    := -lpthread -ldl -lm
 CBINDGEN_VERSION := 0.29.4
 
-.PHONY: all deps lib demo chat-demo chat-test test test-rust test-c test-c-valgrind test-python test-browser fuzz lint header header-check autobahn autobahn-quick bench clean
+.PHONY: all deps lib demo chat-demo chat-test test test-rust test-c test-c-valgrind test-python test-browser fuzz lint header header-check autobahn autobahn-quick bench bench-tls-setup clean
 
 all: lib
 
-# Test tools: valgrind, chromium, openssl (apt), cbindgen and cargo-fuzz
+# Test tools: valgrind, chromium, openssl, tinyproxy, microsocks (apt),
+# cbindgen and cargo-fuzz
 # (cargo). Idempotent; nothing happens when all are there.
 deps:
 	@bash scripts/deps.sh
@@ -139,6 +140,11 @@ test: deps
 # writes bench/results/latest.*. BENCH_ARGS=--quick: a 1-2 minute smoke test.
 bench: lib
 	$(MAKE) -C bench run PYTHON=$(PYTHON) CARGO=$(CARGO)
+
+# What ws_new() blocks and what a wss:// open costs, per trust option (and a
+# plain ws:// open), over 200 sequential connections (bench/tls_setup.sh).
+bench-tls-setup: lib
+	sh bench/tls_setup.sh 200
 
 clean:
 	rm -rf $(BUILD)

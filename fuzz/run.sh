@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-30}
 command -v cargo-fuzz >/dev/null 2>&1 || { echo "cargo-fuzz is missing: run make deps"; exit 1; }
 export RUSTC_BOOTSTRAP=1
-for target in url_and_protocols option_values handshake_response server_stream inflate; do
+for target in url_and_protocols option_values handshake_response server_stream inflate proxy_reply; do
   mkdir -p "fuzz/corpus/$target"
   echo "== fuzz $target for ${seconds}s"
   # Text inputs are kept short (the corpus stays small); the byte stream

@@ -62,6 +62,17 @@ seeds = {
         b"\x01\x00",
         b"\x07\xff\xff\xff",
     ],
+    # proxy byte (bit 0 SOCKS5, bit 1 credentials, bit 2 target by address),
+    # then what the proxy answers
+    "proxy_reply": [
+        b"\x00HTTP/1.1 200 Connection established\r\n\r\n",
+        b"\x02HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"x\"\r\n\r\n",
+        b"\x00HTTP/1.0 403 Forbidden\r\n\r\n",
+        b"\x01\x05\x00\x05\x00\x00\x01\x7f\x00\x00\x01\x04\x38",
+        b"\x03\x05\x02\x01\x00\x05\x00\x00\x03\x04host\x01\xbb",
+        b"\x03\x05\x02\x01\x01",
+        b"\x05\x05\x00\x05\x05\x00\x04" + bytes(18),
+    ],
 }
 for target, items in seeds.items():
     d = os.path.join(here, "seeds", target)

@@ -12,7 +12,9 @@
  * success. ws_result_str() names a code; ws_last_error() gives a readable
  * message for the last failure on the calling thread. Connection failures
  * are never results: they arrive as on_error then on_close 1006, as in the
- * browser. No function ever blocks on the network.
+ * browser; inside on_error, ws_error_cause() says why as a stable
+ * ws_error_code (and, for a refused handshake, ws_error_http_status() and
+ * ws_error_http_header() give the server's answer). No function ever blocks on the network.
  *
  * Threads. The library runs every connection on its own threads (a tokio
  * runtime, started by the first ws_new()). Every function may be called
@@ -93,6 +95,86 @@
  * fit in one buffer. Longer lengths: WS_RESULT_INVALID_LENGTH.
  */
 #define WS_MAX_SEND_LENGTH ((size_t)PTRDIFF_MAX - 14)
+
+// Why a connection was failed (see ws_error_cause()). The values are part
+// of the ABI and are never renumbered; new causes are only added.
+enum ws_error_code
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // No error: ws_error_cause() was called outside on_error.
+  WS_ERROR_CODE_NONE = 0,
+  // A failure no other code describes.
+  WS_ERROR_CODE_OTHER = 1,
+  // The host name could not be resolved.
+  WS_ERROR_CODE_DNS = 2,
+  // Every address of the server refused the TCP connection.
+  WS_ERROR_CODE_CONNECTION_REFUSED = 3,
+  // TCP could not connect for another reason (network unreachable, ...).
+  WS_ERROR_CODE_CONNECT_FAILED = 4,
+  // The connect timeout ran out while resolving the host name.
+  WS_ERROR_CODE_TIMEOUT_DNS = 10,
+  // ... while connecting TCP (to the server or to the proxy).
+  WS_ERROR_CODE_TIMEOUT_CONNECT = 11,
+  // ... while the proxy opened the tunnel.
+  WS_ERROR_CODE_TIMEOUT_PROXY = 12,
+  // ... during the TLS handshake.
+  WS_ERROR_CODE_TIMEOUT_TLS = 13,
+  // ... during the opening (HTTP upgrade) handshake.
+  WS_ERROR_CODE_TIMEOUT_HANDSHAKE = 14,
+  // The server's certificate is not signed by a trusted authority.
+  WS_ERROR_CODE_TLS_CERT_UNTRUSTED = 20,
+  // The server's certificate has expired or is not yet valid.
+  WS_ERROR_CODE_TLS_CERT_EXPIRED = 21,
+  // The server's certificate is not valid for the host name.
+  WS_ERROR_CODE_TLS_CERT_NAME_MISMATCH = 22,
+  // The server's certificate was revoked.
+  WS_ERROR_CODE_TLS_CERT_REVOKED = 23,
+  // Another problem with the server's certificate.
+  WS_ERROR_CODE_TLS_CERT_INVALID = 24,
+  // The TLS handshake failed for another reason (the server refused the
+  // client certificate, no common protocol version, not TLS, ...).
+  WS_ERROR_CODE_TLS = 25,
+  // The proxy could not be reached.
+  WS_ERROR_CODE_PROXY_UNREACHABLE = 30,
+  // The proxy asked for credentials or refused them (HTTP 407, SOCKS5).
+  WS_ERROR_CODE_PROXY_AUTH = 31,
+  // The proxy refused to open the tunnel.
+  WS_ERROR_CODE_PROXY_REFUSED = 32,
+  // The proxy closed the connection before the tunnel was open.
+  WS_ERROR_CODE_PROXY_CLOSED = 33,
+  // The proxy's answer was not valid HTTP or SOCKS5.
+  WS_ERROR_CODE_PROXY_PROTOCOL = 34,
+  // The server answered the opening handshake with a status other than
+  // 101: see ws_error_http_status() and ws_error_http_header().
+  WS_ERROR_CODE_HANDSHAKE_REFUSED = 40,
+  // The server's 101 response breaks RFC 6455.
+  WS_ERROR_CODE_HANDSHAKE_INVALID = 41,
+  // The server closed the connection during the opening handshake.
+  WS_ERROR_CODE_HANDSHAKE_CLOSED = 42,
+  // The server broke the WebSocket protocol (the library sent 1002).
+  WS_ERROR_CODE_PROTOCOL_VIOLATION = 50,
+  // The server sent invalid UTF-8 (the library sent 1007).
+  WS_ERROR_CODE_INVALID_UTF8 = 51,
+  // A message from the server exceeded the maximum size (1009 sent).
+  WS_ERROR_CODE_MESSAGE_TOO_BIG = 52,
+  // The port is on the browser's list of blocked ports.
+  WS_ERROR_CODE_BLOCKED_PORT = 60,
+  // ws_close() was called before the connection was established.
+  WS_ERROR_CODE_CLOSED_WHILE_CONNECTING = 61,
+  // The socket was freed while connecting.
+  WS_ERROR_CODE_RELEASED = 62,
+  // ws_shutdown() was called while connecting.
+  WS_ERROR_CODE_SHUT_DOWN = 63,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ws_error_code ws_error_code;
+#else
+typedef uint32_t ws_error_code;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
 // The result of every fallible function. 0 is success. The values are part
 // of the ABI and are never renumbered; new codes are only appended.
@@ -217,7 +299,8 @@ typedef uint32_t ws_dispatch;
 // ws_options_set_dangerously_accept_invalid_certificates,
 // ws_options_set_max_queued_bytes, ws_options_set_chromium_compat,
 // ws_options_set_compression, ws_options_set_compression_window_bits,
-// ws_options_set_compression_no_context_takeover.
+// ws_options_set_compression_no_context_takeover, ws_options_set_proxy,
+// ws_options_set_client_cert_pem.
 //
 // Thread safety: an options object may be read by several ws_new() calls at
 // once, but must not be modified while another thread uses it.
@@ -265,7 +348,10 @@ typedef struct ws_callbacks {
   // The connection was failed (handshake refused, TLS failure, protocol
   // violation, connect timeout, ws_close() while CONNECTING, ...).
   // `message` is a readable, NUL-terminated cause, borrowed until the
-  // callback returns. on_close (code 1006) always follows.
+  // callback returns. on_close (code 1006) always follows. Inside this
+  // callback, ws_error_cause() says why as a stable code, and for a
+  // refused handshake ws_error_http_status() and ws_error_http_header()
+  // give the server's answer.
   void (*on_error)(struct ws_socket *socket, const char *message, void *userdata);
   // The connection is closed: readyState is CLOSED. Always the last
   // callback of a socket, and called exactly once (also on ws_shutdown()),
@@ -292,6 +378,29 @@ typedef struct ws_callbacks {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Inside on_error: why the connection was failed. Outside on_error (or on
+// another thread than the one running it): WS_ERROR_CODE_NONE. Never fails.
+ws_error_code ws_error_cause(void);
+
+// Inside on_error for WS_ERROR_CODE_HANDSHAKE_REFUSED: the HTTP status the
+// server answered (401, 403, 429, 503, ...). 0 otherwise.
+uint16_t ws_error_http_status(void);
+
+// Inside on_error for WS_ERROR_CODE_HANDSHAKE_REFUSED: the value of the
+// server's first response header named `name` (case-insensitive), for
+// example "WWW-Authenticate" or "Retry-After". NULL when there is no such
+// header, outside on_error, or when `name` is NULL or not UTF-8. The
+// returned string is borrowed until on_error returns: copy it to keep it.
+//
+// # Safety
+// `name` must be NULL or a NUL-terminated string.
+const char *ws_error_http_header(const char *name);
+
+// A stable short name of an error code ("dns", "timeout_tls",
+// "handshake_refused", ...); "unknown" for a value that is not a
+// ws_error_code, "none" for WS_ERROR_CODE_NONE. Static storage: never free.
+const char *ws_error_code_str(uint32_t code);
 
 // Creates an options object with every default: no extra headers, connect
 // timeout 30 s, close timeout 5 s, max message size 64 MiB, system and
@@ -346,7 +455,9 @@ ws_result ws_options_set_close_timeout_ms(struct ws_options *options, uint64_t m
 ws_result ws_options_set_max_message_size(struct ws_options *options, size_t bytes);
 
 // Trusts the certificates of a PEM file for wss:// in addition to the
-// system and bundled roots, or instead of them when `exclusive` is true.
+// operating system's trust store, or instead of it when `exclusive` is
+// true. The trust configuration is built once per distinct setting, on a
+// library thread (not in ws_new()), and shared, so sessions resume.
 // The file is read now; `path` is borrowed for the call.
 //
 // Returns WS_RESULT_INVALID_OPTION, with the reason in ws_last_error(), if
@@ -466,6 +577,53 @@ ws_result ws_options_set_compression_window_bits(struct ws_options *options,
 // # Safety
 // `options` must be NULL or a live options object.
 ws_result ws_options_set_compression_no_context_takeover(struct ws_options *options, bool on);
+
+// Chooses the proxy of the sockets made with these options. `proxy_url`:
+// - NULL: from the environment, as curl reads it (the default):
+//   `https_proxy`/`HTTPS_PROXY` for wss://, `http_proxy` for ws://, then
+//   `all_proxy`/`ALL_PROXY`; `no_proxy`/`NO_PROXY` lists hosts (suffixes),
+//   IP addresses and CIDR blocks to reach directly, or `*` for all;
+// - "" (empty): no proxy, whatever the environment says;
+// - a proxy URL: `http://[user:password@]host[:port]` (HTTP CONNECT, Basic
+//   authentication), `https://...` (the same over TLS to the proxy, which
+//   is verified with these options' trust settings), `socks5://...`
+//   (SOCKS5, the host resolved locally) or `socks5h://...` (resolved by
+//   the proxy). Credentials are percent-decoded. Default port: 1080 (443
+//   for https://), as in curl.
+//
+// The environment is read when each connection starts, on a library
+// thread: do not change it (setenv) while sockets are being created.
+//
+// `proxy_url` is borrowed for the call (copied). A proxy that refuses, asks
+// for credentials or closes before the tunnel is open fails the connection
+// (on_error, whose message names the proxy but never its password, then
+// on_close 1006; ws_error_cause() says which failure).
+//
+// Returns WS_RESULT_INVALID_OPTION when the URL does not parse or its
+// scheme is not one of the above.
+//
+// # Safety
+// `options` must be a live options object; `proxy_url` NULL or a
+// NUL-terminated string.
+ws_result ws_options_set_proxy(struct ws_options *options, const char *proxy_url);
+
+// Presents a client certificate when a wss:// server asks for one (mutual
+// TLS): `chain_pem` holds the certificate chain (leaf first) and `key_pem`
+// its private key (PKCS#8, PKCS#1 or SEC1), both PEM, copied. Passing NULL
+// for both removes the client certificate.
+//
+// Returns WS_RESULT_INVALID_OPTION when either is not valid PEM, the chain
+// holds no certificate or the key no private key, or a length is over
+// 16 MiB; WS_RESULT_NULL_ARGUMENT when only one of the two is NULL.
+//
+// # Safety
+// `options` must be a live options object; each pointer NULL or valid for
+// its length.
+ws_result ws_options_set_client_cert_pem(struct ws_options *options,
+                                         const uint8_t *chain_pem,
+                                         size_t chain_len,
+                                         const uint8_t *key_pem,
+                                         size_t key_len);
 
 // The library version, e.g. "0.1.0". Static storage: never free it.
 const char *ws_version(void);

@@ -5,7 +5,9 @@
 #
 #   Debian packages: valgrind (C tests under memcheck), chromium (the
 #                    reference browser of the differential test), openssl
-#                    (throwaway CAs for the TLS tests)
+#                    (throwaway CAs for the TLS tests), tinyproxy (HTTP
+#                    CONNECT proxy with Basic auth) and microsocks (SOCKS5
+#                    with auth) for the proxy tests, started on loopback
 #   cargo tools:     cbindgen 0.29.4 (pinned: the committed header must be
 #                    its exact output), cargo-fuzz 0.13.2
 #
@@ -27,6 +29,8 @@ apt_missing=()
 command -v valgrind >/dev/null 2>&1 || apt_missing+=(valgrind)
 command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
 command -v openssl >/dev/null 2>&1 || apt_missing+=(openssl)
+[ -x /usr/bin/tinyproxy ] || command -v tinyproxy >/dev/null 2>&1 || apt_missing+=(tinyproxy)
+command -v microsocks >/dev/null 2>&1 || apt_missing+=(microsocks)
 
 if [ ${#apt_missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -58,4 +62,4 @@ if ! command -v cargo-fuzz >/dev/null 2>&1 || ! cargo-fuzz --version | grep -q "
   "$CARGO" install --quiet cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
 fi
 
-say "all present (valgrind, chromium, openssl, cbindgen $CBINDGEN_VERSION, cargo-fuzz $CARGO_FUZZ_VERSION)"
+say "all present (valgrind, chromium, openssl, tinyproxy, microsocks, cbindgen $CBINDGEN_VERSION, cargo-fuzz $CARGO_FUZZ_VERSION)"

@@ -27,7 +27,7 @@ out=$root/build/tests-c/$mode
 CC=${CC:-gcc}
 CWARN="-Wall -Wextra -Werror -std=c11 -D_POSIX_C_SOURCE=200809L"
 LIBS="-lpthread -ldl -lm"
-progs=${*:-"test_api test_events test_protocol test_queued test_lifetime test_threads test_free_race test_fork test_shutdown test_unload"}
+progs=${*:-"test_api test_events test_protocol test_queued test_lifetime test_threads test_free_race test_fork test_shutdown test_unload test_reach"}
 
 case $mode in
 asan)
@@ -53,6 +53,10 @@ if [ "$mode" = valgrind ] && ! command -v valgrind >/dev/null 2>&1; then
     echo "valgrind is not installed (make test-c-valgrind installs it)" >&2
     exit 2
 fi
+
+# The tests talk to their own loopback servers: a proxy from the caller's
+# environment (which wsnative reads as curl does) must not come between.
+unset http_proxy HTTP_PROXY https_proxy HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 
 mkdir -p "$out"
 echo "== building the C tests ($mode) into build/tests-c/$mode"
@@ -128,6 +132,22 @@ if command -v openssl >/dev/null 2>&1; then
                     -out wrong.pem -days 3650 -extfile wrong.ext
         ) >"$out/openssl.log" 2>&1 || { echo "note: openssl failed; TLS tests skipped"; rm -f "$tls/leaf.pem"; }
     fi
+    # A client certificate (mutual TLS) signed by the same CA.
+    if [ -s "$tls/leaf.pem" ] && [ ! -s "$tls/client.pem" ]; then
+        (
+            cd "$tls" &&
+                openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+                    -keyout client.key -out client.csr -subj "/CN=wsnative test client" &&
+                printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' >client.ext &&
+                openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+                    -out client.pem -days 3650 -extfile client.ext
+        ) >>"$out/openssl.log" 2>&1 || rm -f "$tls/client.pem"
+    fi
+    if [ -s "$tls/client.pem" ]; then
+        WSNATIVE_TLS_CLIENT_CERT=$tls/client.pem
+        WSNATIVE_TLS_CLIENT_KEY=$tls/client.key
+        export WSNATIVE_TLS_CLIENT_CERT WSNATIVE_TLS_CLIENT_KEY
+    fi
     if [ -s "$tls/leaf.pem" ]; then
         start_server tls --mode echo --tls-cert "$tls/leaf.pem" --tls-key "$tls/leaf.key"
         WSNATIVE_TLS_URL=$url
@@ -142,28 +162,106 @@ else
     echo "note: openssl not found; TLS tests skipped"
 fi
 
+# Proxies for test_reach, from Debian packages (make deps), on loopback:
+# tinyproxy (HTTP CONNECT, Basic auth) and microsocks (SOCKS5, auth).
+unset WSNATIVE_HTTP_PROXY_PORT WSNATIVE_SOCKS_PORT WSNATIVE_DUAL_HOST
+WSNATIVE_PROXY_USER=alice
+WSNATIVE_PROXY_PASSWORD=s3cret-pass
+export WSNATIVE_PROXY_USER WSNATIVE_PROXY_PASSWORD
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+wait_port() {
+    i=0
+    until python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $1), timeout=1)" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt 100 ] && return 1
+        sleep 0.1
+    done
+}
+tinyproxy=$(command -v tinyproxy || echo /usr/bin/tinyproxy)
+if [ -x "$tinyproxy" ] && command -v python3 >/dev/null 2>&1; then
+    port=$(free_port)
+    printf 'Port %s\nListen 127.0.0.1\nTimeout 30\nMaxClients 50\nAllow 127.0.0.1\nBasicAuth %s %s\n' \
+        "$port" "$WSNATIVE_PROXY_USER" "$WSNATIVE_PROXY_PASSWORD" >"$out/tinyproxy.conf"
+    "$tinyproxy" -d -c "$out/tinyproxy.conf" >"$out/tinyproxy.log" 2>&1 &
+    pids="$pids $!"
+    if wait_port "$port"; then
+        WSNATIVE_HTTP_PROXY_PORT=$port
+        export WSNATIVE_HTTP_PROXY_PORT
+        echo "== tinyproxy: 127.0.0.1:$port"
+    fi
+else
+    echo "note: tinyproxy not found (make deps); HTTP proxy tests skipped"
+fi
+if command -v microsocks >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
+    port=$(free_port)
+    microsocks -i 127.0.0.1 -p "$port" -u "$WSNATIVE_PROXY_USER" -P "$WSNATIVE_PROXY_PASSWORD" \
+        >"$out/microsocks.log" 2>&1 &
+    pids="$pids $!"
+    if wait_port "$port"; then
+        WSNATIVE_SOCKS_PORT=$port
+        export WSNATIVE_SOCKS_PORT
+        echo "== microsocks: 127.0.0.1:$port"
+    fi
+else
+    echo "note: microsocks not found (make deps); SOCKS5 tests skipped"
+fi
+# test_reach runs in a private mount namespace where dual.test is ::1 and
+# 127.0.0.1 (Happy Eyeballs) and the resolver is a closed loopback port (a
+# DNS failure that sends nothing off the machine).
+printf '127.0.0.1 localhost\n::1 dual.test\n127.0.0.1 dual.test\n' >"$out/hosts"
+printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$out/resolv.conf"
+ns_ok=""
+if command -v unshare >/dev/null 2>&1 && unshare -m true 2>/dev/null; then
+    ns_ok=1
+else
+    echo "note: no private mount namespace (unshare -m); Happy Eyeballs C test skipped"
+fi
+wrap=""
+# launch CMD...: runs CMD, in the private mount namespace when $wrap is set.
+launch() {
+    if [ -n "$wrap" ]; then
+        unshare -m sh -c 'mount --bind "$0" /etc/hosts && mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' \
+            "$out/hosts" "$out/resolv.conf" "$@"
+    else
+        "$@"
+    fi
+}
+
 total_pass=0
 total_fail=0
 bad=0
 for p in $progs; do
+    wrap=""
+    if [ "$p" = test_reach ] && [ -n "$ns_ok" ]; then
+        wrap=1
+        WSNATIVE_DUAL_HOST=dual.test
+        export WSNATIVE_DUAL_HOST
+    fi
     log=$out/$p.log
     start=$(date +%s)
     case $mode in
     asan)
-        ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:exitcode=86} \
-            UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-            "$out/$p" >"$log" 2>&1
+        (
+            export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:exitcode=86}"
+            export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+            launch "$out/$p"
+        ) >"$log" 2>&1
         rc=$?
         ;;
     valgrind)
-        WSNATIVE_TEST_SLOW=1 valgrind --quiet --error-exitcode=99 --leak-check=full \
-            --errors-for-leak-kinds=definite --show-leak-kinds=definite \
-            --suppressions="$root/tests-c/valgrind.supp" \
-            "$out/$p" >"$log" 2>&1
+        (
+            export WSNATIVE_TEST_SLOW=1
+            launch valgrind --quiet --error-exitcode=99 --leak-check=full \
+                --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+                --suppressions="$root/tests-c/valgrind.supp" \
+                "$out/$p"
+        ) >"$log" 2>&1
         rc=$?
         ;;
     plain)
-        "$out/$p" >"$log" 2>&1
+        launch "$out/$p" >"$log" 2>&1
         rc=$?
         ;;
     esac

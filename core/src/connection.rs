@@ -3,7 +3,7 @@
 //! frames are read by [`Incoming`] and written from one buffer here (the
 //! frames send() encoded, then pongs and Close).
 
-use crate::connect::tcp_connect;
+use crate::cause::{ErrorCode, Failure};
 use crate::deflate::{DeflateParams, Deflater};
 use crate::event::{Event, EventHandler, Message, ReadyState};
 use crate::flow::FlowControl;
@@ -96,10 +96,11 @@ impl Emitter {
         }
     }
 
-    fn finish(&mut self, error: Option<String>, code: u16, reason: String, was_clean: bool) {
+    fn finish(&mut self, error: Option<Failure>, code: u16, reason: String, was_clean: bool) {
         self.shared.set_state(ReadyState::Closed);
-        if let Some(message) = error {
-            self.emit(Event::Error { message });
+        if let Some(f) = error {
+            let cause = Box::new(crate::cause::Cause { code: f.code, response: f.response });
+            self.emit(Event::Error { message: f.message, cause });
         }
         self.emit(Event::Close { code, reason, was_clean });
         // Dropping the handler here breaks any cycle through the handler.
@@ -142,7 +143,7 @@ pub(crate) async fn run(
     shared: Arc<Shared>,
     protocols: Vec<String>,
     options: Options,
-    tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
+    tls: Option<crate::tls::Trust>,
     delivery: Delivery,
     mut cmds: UnboundedReceiver<Command>,
 ) {
@@ -151,17 +152,19 @@ pub(crate) async fn run(
         Emitter { shared: Arc::clone(&shared), handler: Some(handler), immediate, first_handler: None };
     // Boxed: the connecting state (TLS handshake, HTTP buffers) is freed
     // once open instead of sizing the task for its whole life.
-    let mut connecting = Box::pin(tokio::time::timeout(
-        options.connect_timeout,
-        establish(&shared, &protocols, &options, tls),
-    ));
+    // One deadline for every phase: the phase that runs out reports itself.
+    let deadline = tokio::time::Instant::now() + options.connect_timeout;
+    let mut connecting =
+        Box::pin(tokio::time::timeout_at(deadline, establish(&shared, &protocols, &options, tls, deadline)));
     let est = tokio::select! {
         r = &mut connecting => match r {
             Ok(Ok(est)) => est,
             Ok(Err(msg)) => return em.finish(Some(msg), 1006, String::new(), false),
             Err(_) => {
+                // Every earlier phase reports its own timeout: this one ran out
+                // during the opening handshake.
                 let msg = format!("the connection was not established within {:?}", options.connect_timeout);
-                return em.finish(Some(msg), 1006, String::new(), false);
+                return em.finish(Some(Failure::new(ErrorCode::TimeoutHandshake, msg)), 1006, String::new(), false);
             }
         },
         (why, closed) = aborted_while_connecting(&mut cmds) => {
@@ -212,9 +215,16 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(mut conn: OpenConnection<S>, m
         End::Abnormal => em.finish(None, 1006, String::new(), false),
         End::Failed(v) => {
             conn.send_failure_close(v.code).await;
-            em.finish(Some(v.message), 1006, String::new(), false)
+            em.finish(
+                Some(Failure::new(ErrorCode::of_violation(v.code), v.message)),
+                1006,
+                String::new(),
+                false,
+            )
         }
-        End::Dropped(why) => em.finish(Some(why), 1006, String::new(), false),
+        End::Dropped(why) => {
+            em.finish(Some(Failure::new(ErrorCode::ClosedWhileConnecting, why)), 1006, String::new(), false)
+        }
     }
 }
 
@@ -222,17 +232,15 @@ async fn establish(
     shared: &Shared,
     protocols: &[String],
     options: &Options,
-    tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
-) -> Result<Established, String> {
+    tls: Option<crate::tls::Trust>,
+    deadline: tokio::time::Instant,
+) -> Result<Established, Failure> {
     let url = &shared.url;
     if options.block_unsafe_ports && is_blocked_port(url.port()) {
-        return Err(format!("port {} is on the browser's list of blocked ports", url.port()));
+        let msg = format!("port {} is on the browser's list of blocked ports", url.port());
+        return Err(Failure::new(ErrorCode::BlockedPort, msg));
     }
-    let tcp = tcp_connect(url).await?;
-    let mut stream = match tls {
-        Some(config) => crate::tls::wrap(tcp, url.host(), config).await?,
-        None => MaybeTls::Plain(tcp),
-    };
+    let mut stream = crate::connect::open(url, options, tls.as_ref(), deadline).await?;
     let req = handshake::Request {
         protocols,
         headers: &options.headers,
@@ -248,11 +256,16 @@ const CLOSED_WHILE_CONNECTING: &str = "close() was called before the connection 
 
 /// Resolves when the application gives up on a connection still being
 /// established; says why, and whether it was close().
-async fn aborted_while_connecting(cmds: &mut UnboundedReceiver<Command>) -> (String, bool) {
+async fn aborted_while_connecting(cmds: &mut UnboundedReceiver<Command>) -> (Failure, bool) {
+    let why = |code, m: &str| Failure::new(code, m);
     match cmds.recv().await {
-        Some(Command::Close { .. }) => (CLOSED_WHILE_CONNECTING.into(), true),
-        Some(Command::Release) | None => ("the socket was released while connecting".into(), false),
-        Some(Command::Shutdown { .. }) => ("the library was shut down while connecting".into(), false),
+        Some(Command::Close { .. }) => (why(ErrorCode::ClosedWhileConnecting, CLOSED_WHILE_CONNECTING), true),
+        Some(Command::Release) | None => {
+            (why(ErrorCode::Released, "the socket was released while connecting"), false)
+        }
+        Some(Command::Shutdown { .. }) => {
+            (why(ErrorCode::ShutDown, "the library was shut down while connecting"), false)
+        }
     }
 }
 

@@ -56,6 +56,9 @@ pub enum Event {
     /// gives scripts no detail; native programs get one).
     Error {
         message: String,
+        /// Why, as a stable code; for a refused opening handshake, the
+        /// server's status and headers.
+        cause: Box<crate::cause::Cause>,
     },
     Close {
         code: u16,

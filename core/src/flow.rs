@@ -26,7 +26,7 @@ pub fn cost(ev: &Event) -> u64 {
     EVENT_OVERHEAD
         + match ev {
             Event::Message(m) => m.data.len() as u64,
-            Event::Error { message } => message.len() as u64,
+            Event::Error { message, .. } => message.len() as u64,
             Event::Close { reason, .. } => reason.len() as u64,
             Event::Open | Event::Closing => 0,
         }

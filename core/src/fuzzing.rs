@@ -35,6 +35,13 @@ pub fn option_values(data: &[u8]) {
         assert!(!value.contains(['\r', '\n', '\0']), "CR/LF/NUL accepted in a header value");
     }
     let _ = crate::tls::parse_ca_pem(data);
+    let _ = crate::tls::parse_client_cert(data, data);
+    if let Ok(p) = crate::proxy::ProxyUrl::parse(name) {
+        // What names the proxy never carries the credentials (no userinfo).
+        let shown = format!("{p} {p:?}");
+        assert!(!shown.contains('@'), "credentials shown: {shown}");
+    }
+    let _ = crate::proxy::bypasses(name, value);
     if data.len() >= 2 {
         let code = u16::from_be_bytes([data[0], data[1]]);
         let reason = String::from_utf8_lossy(&data[2..]);
@@ -61,6 +68,15 @@ pub fn handshake_response(data: &[u8]) {
             );
         }
     }
+}
+
+/// A proxy's answer to the tunnel request: `data[0]` chooses the proxy
+/// (bit 0: SOCKS5, else HTTP CONNECT; bit 1: with credentials; bit 2: a
+/// target given as an address), the rest is what the proxy sends before it
+/// closes. Never panics; a tunnel is only reported open after a 2xx status
+/// line or a SOCKS5 success reply; no message shows the password.
+pub fn proxy_reply(data: &[u8]) {
+    crate::tunnel::fuzz_reply(data);
 }
 
 /// The server's byte stream after the handshake, through the whole engine.

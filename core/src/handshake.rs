@@ -1,6 +1,7 @@
 //! The opening handshake, client side (RFC 6455 4.1 and 4.2.2), written out
 //! by hand so that every check the browser makes is made here.
 
+use crate::cause::{ErrorCode, Failure, HttpResponse};
 use crate::deflate::{self, DeflateOffer, DeflateParams};
 use crate::validate::WsUrl;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -55,13 +56,14 @@ pub(crate) async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     url: &WsUrl,
     req: &Request<'_>,
-) -> Result<Accepted, String> {
+) -> Result<Accepted, Failure> {
     let key = tungstenite::handshake::client::generate_key();
+    let closed = |m: String| Failure::new(ErrorCode::HandshakeClosed, m);
     stream
         .write_all(&request(url, &key, req))
         .await
-        .map_err(|e| format!("cannot send the handshake request: {e}"))?;
-    stream.flush().await.map_err(|e| format!("cannot send the handshake request: {e}"))?;
+        .map_err(|e| closed(format!("cannot send the handshake request: {e}")))?;
+    stream.flush().await.map_err(|e| closed(format!("cannot send the handshake request: {e}")))?;
 
     // Read straight into the heap buffer: an array on the stack here would
     // live in every connection's task for its whole life.
@@ -71,15 +73,23 @@ pub(crate) async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
             break i;
         }
         if buf.len() > MAX_RESPONSE_HEAD {
-            return Err(format!("the server's handshake response is larger than {MAX_RESPONSE_HEAD} bytes"));
+            return Err(Failure::new(
+                ErrorCode::HandshakeInvalid,
+                format!("the server's handshake response is larger than {MAX_RESPONSE_HEAD} bytes"),
+            ));
         }
         if buf.len() == buf.capacity() {
             buf.reserve(buf.len());
         }
-        let n =
-            stream.read_buf(&mut buf).await.map_err(|e| format!("reading the handshake response: {e}"))?;
+        let n = stream.read_buf(&mut buf).await.map_err(|e| {
+            // A TLS alert here is the server refusing the connection after
+            // the TLS handshake (TLS 1.3: a missing or refused client
+            // certificate).
+            let code = if crate::tls::is_tls_error(&e) { ErrorCode::Tls } else { ErrorCode::HandshakeClosed };
+            Failure::new(code, format!("reading the handshake response: {e}"))
+        })?;
         if n == 0 {
-            return Err("the server closed the connection during the handshake".into());
+            return Err(closed("the server closed the connection during the handshake".into()));
         }
     };
     let accepted = check_response(&buf[..head_len], &key, req.protocols, req.deflate)?;
@@ -110,21 +120,41 @@ pub(crate) fn check_response(
     key: &str,
     protocols: &[String],
     offer: Option<&DeflateOffer>,
-) -> Result<Accepted, String> {
+) -> Result<Accepted, Failure> {
+    let invalid = |m: String| Failure::new(ErrorCode::HandshakeInvalid, m);
     let mut hdrs = [httparse::EMPTY_HEADER; 128];
     let mut resp = httparse::Response::new(&mut hdrs);
     match resp.parse(head) {
         Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err("the handshake response is incomplete".into()),
-        Err(e) => return Err(format!("the handshake response is not valid HTTP: {e}")),
+        Ok(httparse::Status::Partial) => return Err(invalid("the handshake response is incomplete".into())),
+        Err(e) => return Err(invalid(format!("the handshake response is not valid HTTP: {e}"))),
     }
     let code = resp.code.unwrap_or(0);
     if code != 101 {
         let reason = resp.reason.unwrap_or("");
         let extra = if (300..400).contains(&code) { " (redirects are not followed)" } else { "" };
         let reason = shown(reason);
-        return Err(format!("the server answered {code} {reason} instead of 101 Switching Protocols{extra}"));
+        let headers = resp
+            .headers
+            .iter()
+            .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+            .collect();
+        return Err(Failure {
+            code: ErrorCode::HandshakeRefused,
+            message: format!("the server answered {code} {reason} instead of 101 Switching Protocols{extra}"),
+            response: Some(HttpResponse { status: code, headers }),
+        });
     }
+    check_upgrade(&resp, key, protocols, offer).map_err(invalid)
+}
+
+/// Checks a 101 response (RFC 6455 4.2.2).
+fn check_upgrade(
+    resp: &httparse::Response<'_, '_>,
+    key: &str,
+    protocols: &[String],
+    offer: Option<&DeflateOffer>,
+) -> Result<Accepted, String> {
     let values = |name: &str| -> Vec<&[u8]> {
         resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value).collect()
     };
@@ -191,7 +221,7 @@ mod tests {
     fn server_values_in_errors_are_bounded() {
         let long = "p".repeat(65536);
         let head = resp(&format!("Sec-WebSocket-Protocol: {long}\r\n"));
-        let e = check_response(head.as_bytes(), KEY, &["chat".to_string()], None).err().unwrap();
+        let e = check_response(head.as_bytes(), KEY, &["chat".to_string()], None).err().unwrap().message;
         assert!(e.len() < 200, "{} characters", e.len());
         assert!(e.contains("(65536 bytes)"), "{e}");
     }
@@ -203,7 +233,18 @@ mod tests {
         format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {ACCEPT}\r\n{extra}\r\n")
     }
 
-    fn check(r: &str, protocols: &[&str]) -> Result<Accepted, String> {
+    #[test]
+    fn a_refusal_keeps_status_and_headers() {
+        let head = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 30\r\n\r\n";
+        let f = check_response(head.as_bytes(), KEY, &[], None).err().unwrap();
+        assert_eq!(f.code, ErrorCode::HandshakeRefused);
+        let r = f.response.unwrap();
+        assert_eq!((r.status, r.header("retry-after")), (429, Some("30")));
+        let f = check(&resp("").replace(ACCEPT, "AAAAAAAAAAAAAAAAAAAAAAAAAAA="), &[]).err().unwrap();
+        assert_eq!(f.code, ErrorCode::HandshakeInvalid);
+    }
+
+    fn check(r: &str, protocols: &[&str]) -> Result<Accepted, Failure> {
         let p: Vec<String> = protocols.iter().map(|s| s.to_string()).collect();
         check_response(r.as_bytes(), KEY, &p, None)
     }

@@ -6,6 +6,7 @@
 //! RFC 6455): synchronous validation errors, events `Open`, `Message`,
 //! `Error`, `Close` in the browser's order, exact `bufferedAmount`.
 
+pub mod cause;
 mod connect;
 mod connection;
 pub mod deflate;
@@ -17,25 +18,30 @@ pub mod flow;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handshake;
+mod happy_eyeballs;
 mod incoming;
 pub mod options;
 mod outgoing;
+pub mod proxy;
 mod read_ahead;
 pub mod runtime;
 mod socket;
 mod stream;
 pub mod tls;
+mod tunnel;
 mod utf8_stream;
 pub mod validate;
 mod view;
 
 pub use bytes::Bytes;
+pub use cause::{Cause, ErrorCode, Failure, HttpResponse};
 pub use deflate::DeflateOffer;
 pub use dispatch::EventQueue;
 pub use error::{Error, ErrorKind};
 pub use event::{Event, EventHandler, Message, ReadyState};
 pub use flow::FlowControl;
-pub use options::{CaBundle, Options};
+pub use options::{CaBundle, ClientCert, Options};
+pub use proxy::{Proxy, ProxyUrl};
 pub use socket::WebSocket;
 
 /// The library version.

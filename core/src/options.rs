@@ -3,13 +3,16 @@
 
 use crate::deflate::DeflateOffer;
 use crate::error::{Error, ErrorKind};
+use crate::proxy::Proxy;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Default limit for one received message (64 MiB).
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
 /// Default flow-control limit of a queued socket (64 MiB).
 pub const DEFAULT_MAX_QUEUED_BYTES: u64 = 64 << 20;
-/// Default time allowed for TCP connect, TLS and the opening handshake.
+/// Default time allowed for name resolution, TCP connect, the proxy, TLS
+/// and the opening handshake, together.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time the closing handshake may take before the client drops TCP.
 pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -29,6 +32,14 @@ pub struct CaBundle {
     pub exclusive: bool,
 }
 
+/// A client certificate for mutual TLS: its chain (leaf first) and its
+/// private key, both PEM.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientCert {
+    pub chain_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
 /// Options of one socket.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -39,7 +50,15 @@ pub struct Options {
     /// Largest message accepted from the server; larger ones fail the
     /// connection with 1009.
     pub max_message_size: usize,
+    /// Extra trust anchors (with the operating system's trust store), or
+    /// the only ones (`exclusive`). Default: the operating system's trust
+    /// store (the bundled webpki roots where it has none).
     pub ca: Option<CaBundle>,
+    /// The certificate presented when the server asks for one (mutual TLS;
+    /// shared: options are copied per socket, and kept by each connection).
+    pub client_cert: Option<Arc<ClientCert>>,
+    /// The proxy: from the environment by default (as curl reads it).
+    pub proxy: Proxy,
     /// Apply the browser's list of blocked ports (off by default).
     pub block_unsafe_ports: bool,
     /// With queued dispatch ([`crate::WebSocket::connect_queued`]): stop
@@ -73,6 +92,8 @@ impl Default for Options {
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             ca: None,
+            client_cert: None,
+            proxy: Proxy::FromEnvironment,
             block_unsafe_ports: false,
             dangerously_accept_invalid_certificates: false,
             max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,

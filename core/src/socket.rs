@@ -137,14 +137,9 @@ impl WebSocket {
                 "the maximum message size must be at least 1 byte",
             ));
         }
-        let tls = if url.is_secure() {
-            Some(crate::tls::client_config(
-                options.ca.as_ref(),
-                options.dangerously_accept_invalid_certificates,
-            )?)
-        } else {
-            None
-        };
+        // Found in the shared cache (checked the first time), built later
+        // off this thread.
+        let tls = if url.is_secure() { Some(crate::tls::trust(&options)?) } else { None };
         let handle = runtime::handle()?;
         let shared = Arc::new(Shared {
             state: AtomicU8::new(ReadyState::Connecting as u8),

@@ -1,4 +1,5 @@
-//! The byte stream under the WebSocket: plain TCP or TLS over TCP.
+//! The byte stream under the WebSocket: plain TCP, TLS over TCP, or any
+//! other stream (through a TLS connection to an `https://` proxy).
 
 use crate::read_ahead::ReadAhead;
 use std::io;
@@ -8,10 +9,17 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
+/// A byte stream of any kind.
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
 pub enum MaybeTls {
     Plain(TcpStream),
     /// TLS reads from the socket through [`ReadAhead`].
     Tls(Box<TlsStream<ReadAhead<TcpStream>>>),
+    /// Through a TLS connection to a proxy (the WebSocket's own TLS, if
+    /// any, inside it).
+    Nested(Box<dyn Io>),
 }
 
 macro_rules! each {
@@ -22,6 +30,10 @@ macro_rules! each {
                 $e
             }
             MaybeTls::Tls($s) => {
+                let $s = Pin::new($s.as_mut());
+                $e
+            }
+            MaybeTls::Nested($s) => {
                 let $s = Pin::new($s.as_mut());
                 $e
             }
@@ -50,6 +62,7 @@ impl AsyncWrite for MaybeTls {
         match self {
             MaybeTls::Plain(s) => s.is_write_vectored(),
             MaybeTls::Tls(s) => s.is_write_vectored(),
+            MaybeTls::Nested(s) => s.is_write_vectored(),
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -106,7 +106,10 @@ mod tests {
         assert_eq!(v.request_close(), None);
         assert!(!v.deliver(&Event::Open));
         assert!(!v.deliver(&msg()));
-        assert!(v.deliver(&Event::Error { message: "x".into() }));
+        assert!(v.deliver(&Event::Error {
+            message: "x".into(),
+            cause: crate::Cause::new(crate::ErrorCode::Other)
+        }));
         assert_eq!(v.ready_state(), ReadyState::Closed);
         assert!(v.deliver(&close()));
         assert_eq!(v.ready_state(), ReadyState::Closed);

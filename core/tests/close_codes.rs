@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 use support::*;
-use wsnative_core::{Event, Options};
+use wsnative_core::{ErrorCode, Event, Options};
 
 /// What the server saw of one connection: the close code the client
 /// echoed (None: no Close frame, TCP dropped).
@@ -80,11 +80,20 @@ fn sweep(compat: bool, accepted: impl Fn(u16) -> bool) {
                     let want: Vec<Event> = if ok {
                         vec![Event::Open, close(code, "", true)]
                     } else {
-                        vec![Event::Open, Event::Error { message: String::new() }, close(1006, "", false)]
+                        vec![
+                            Event::Open,
+                            Event::Error {
+                                message: String::new(),
+                                cause: wsnative_core::Cause::new(ErrorCode::ProtocolViolation),
+                            },
+                            close(1006, "", false),
+                        ]
                     };
                     let same = ev.len() == want.len()
                         && ev.iter().zip(&want).all(|(a, b)| match (a, b) {
-                            (Event::Error { .. }, Event::Error { .. }) => true,
+                            (Event::Error { cause, .. }, Event::Error { cause: want, .. }) => {
+                                cause.code == want.code
+                            }
                             _ => a == b,
                         });
                     if !same {

@@ -300,7 +300,7 @@ fn extra_headers_are_sent_and_credentials_are_not() {
     assert_eq!(r.ws.url(), url);
     let ev = r.until_close();
     assert!(is_error(&ev[0]));
-    if let Event::Error { message } = &ev[0] {
+    if let Event::Error { message, .. } = &ev[0] {
         assert!(!message.contains("secret"), "{message}");
     }
     let req = srv.join.join().unwrap();

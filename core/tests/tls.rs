@@ -4,7 +4,7 @@
 mod support;
 
 use support::*;
-use wsnative_core::{CaBundle, Event, Options};
+use wsnative_core::{CaBundle, ErrorCode, Event, Options};
 use wsnative_testserver::{self_signed, self_signed_expired, Mode, TestServer};
 
 fn trusting(cert_pem: &str) -> Options {
@@ -15,8 +15,12 @@ fn trusting(cert_pem: &str) -> Options {
 }
 
 fn error_message(ev: &[Event]) -> String {
+    error(ev).0
+}
+
+fn error(ev: &[Event]) -> (String, ErrorCode) {
     match &ev[0] {
-        Event::Error { message } => message.clone(),
+        Event::Error { message, cause } => (message.clone(), cause.code),
         other => panic!("expected an error event first, got {other:?} in {ev:?}"),
     }
 }
@@ -53,6 +57,7 @@ fn untrusted_certificate_is_refused_with_a_cause() {
     assert_eq!(ev.len(), 2);
     let msg = error_message(&ev);
     assert!(msg.contains("TLS") && msg.to_lowercase().contains("certificate"), "{msg}");
+    assert_eq!(error(&ev).1, ErrorCode::TlsCertUntrusted);
     assert_eq!(ev[1], close(1006, "", false));
 }
 
@@ -64,6 +69,7 @@ fn wrong_hostname_is_refused_even_with_a_trusted_ca() {
     let ev = r.until_close();
     let msg = error_message(&ev);
     assert!(msg.to_lowercase().contains("certificate"), "{msg}");
+    assert_eq!(error(&ev).1, ErrorCode::TlsCertNameMismatch);
     assert_eq!(ev[1], close(1006, "", false));
 }
 
@@ -78,6 +84,7 @@ fn exclusive_ca_bundle_drops_other_roots() {
     let r = open(&format!("wss://localhost:{}/", srv.addr().port()), &[], opts);
     let ev = r.until_close();
     assert!(error_message(&ev).contains("TLS"));
+    assert_eq!(error(&ev).1, ErrorCode::TlsCertUntrusted);
 }
 
 #[test]
@@ -86,6 +93,7 @@ fn a_plain_server_behind_wss_fails_cleanly() {
     let r = open(&format!("wss://127.0.0.1:{}/", srv.addr().port()), &[], Options::default());
     let ev = r.until_close();
     assert!(error_message(&ev).contains("TLS"));
+    assert_eq!(error(&ev).1, ErrorCode::Tls);
     assert_eq!(ev[1], close(1006, "", false));
 }
 
@@ -106,6 +114,7 @@ fn expired_certificate_is_refused_even_when_its_ca_is_trusted() {
     let ev = r.until_close();
     let msg = error_message(&ev);
     assert!(msg.to_lowercase().contains("expired"), "{msg}");
+    assert_eq!(error(&ev).1, ErrorCode::TlsCertExpired);
     assert_eq!(ev[1], close(1006, "", false));
 }
 

@@ -51,7 +51,10 @@ pub struct ws_callbacks {
     /// The connection was failed (handshake refused, TLS failure, protocol
     /// violation, connect timeout, ws_close() while CONNECTING, ...).
     /// `message` is a readable, NUL-terminated cause, borrowed until the
-    /// callback returns. on_close (code 1006) always follows.
+    /// callback returns. on_close (code 1006) always follows. Inside this
+    /// callback, ws_error_cause() says why as a stable code, and for a
+    /// refused handshake ws_error_http_status() and ws_error_http_header()
+    /// give the server's answer.
     pub on_error:
         Option<unsafe extern "C" fn(socket: *mut ws_socket, message: *const c_char, userdata: *mut c_void)>,
     /// The connection is closed: readyState is CLOSED. Always the last
@@ -118,10 +121,12 @@ impl Callbacks {
                     f(socket, m.data.as_ptr(), m.data.len(), kind, cb.userdata)
                 }
             }
-            Event::Error { message } => {
+            Event::Error { message, cause } => {
                 if let Some(f) = cb.on_error {
                     let c = nul_terminated(message.replace('\0', " "));
-                    f(socket, c.as_ptr().cast(), cb.userdata)
+                    crate::cause::during(cause.code, cause.response.as_ref(), || {
+                        f(socket, c.as_ptr().cast(), cb.userdata)
+                    })
                 }
             }
             Event::Close { code, reason, was_clean } => {

@@ -3,6 +3,7 @@
 
 mod boundary;
 mod callbacks;
+mod cause;
 mod handles;
 mod options;
 mod result;
@@ -10,6 +11,7 @@ mod runtime;
 mod socket;
 
 pub use callbacks::{ws_callbacks, ws_message_type};
+pub use cause::*;
 pub use options::*;
 pub use result::ws_result;
 pub use runtime::*;

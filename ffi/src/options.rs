@@ -5,8 +5,8 @@ use crate::result::{fail, fail_with, ws_result};
 use std::ffi::c_char;
 use std::time::Duration;
 use wsnative_core::options::check_header;
-use wsnative_core::tls::{read_ca_file, MAX_CA_BUNDLE};
-use wsnative_core::{CaBundle, DeflateOffer, Options};
+use wsnative_core::tls::{parse_client_cert, read_ca_file, MAX_CA_BUNDLE};
+use wsnative_core::{CaBundle, ClientCert, DeflateOffer, Options, Proxy, ProxyUrl};
 
 /// How a socket's callbacks are run.
 #[repr(u32)]
@@ -33,7 +33,8 @@ pub enum ws_dispatch {
 /// ws_options_set_dangerously_accept_invalid_certificates,
 /// ws_options_set_max_queued_bytes, ws_options_set_chromium_compat,
 /// ws_options_set_compression, ws_options_set_compression_window_bits,
-/// ws_options_set_compression_no_context_takeover.
+/// ws_options_set_compression_no_context_takeover, ws_options_set_proxy,
+/// ws_options_set_client_cert_pem.
 ///
 /// Thread safety: an options object may be read by several ws_new() calls at
 /// once, but must not be modified while another thread uses it.
@@ -180,7 +181,9 @@ fn set_ca(options: &mut ws_options, pem: Vec<u8>, exclusive: bool) -> ws_result 
 }
 
 /// Trusts the certificates of a PEM file for wss:// in addition to the
-/// system and bundled roots, or instead of them when `exclusive` is true.
+/// operating system's trust store, or instead of it when `exclusive` is
+/// true. The trust configuration is built once per distinct setting, on a
+/// library thread (not in ws_new()), and shared, so sessions resume.
 /// The file is read now; `path` is borrowed for the call.
 ///
 /// Returns WS_RESULT_INVALID_OPTION, with the reason in ws_last_error(), if
@@ -430,6 +433,110 @@ pub unsafe extern "C" fn ws_options_set_compression_no_context_takeover(
         let o = &mut *options;
         let offer = DeflateOffer { client_no_context_takeover: on, ..o.offer };
         o.set_offer(o.core.permessage_deflate.is_some(), offer);
+        ws_result::Ok
+    })
+}
+
+/// Chooses the proxy of the sockets made with these options. `proxy_url`:
+/// - NULL: from the environment, as curl reads it (the default):
+///   `https_proxy`/`HTTPS_PROXY` for wss://, `http_proxy` for ws://, then
+///   `all_proxy`/`ALL_PROXY`; `no_proxy`/`NO_PROXY` lists hosts (suffixes),
+///   IP addresses and CIDR blocks to reach directly, or `*` for all;
+/// - "" (empty): no proxy, whatever the environment says;
+/// - a proxy URL: `http://[user:password@]host[:port]` (HTTP CONNECT, Basic
+///   authentication), `https://...` (the same over TLS to the proxy, which
+///   is verified with these options' trust settings), `socks5://...`
+///   (SOCKS5, the host resolved locally) or `socks5h://...` (resolved by
+///   the proxy). Credentials are percent-decoded. Default port: 1080 (443
+///   for https://), as in curl.
+///
+/// The environment is read when each connection starts, on a library
+/// thread: do not change it (setenv) while sockets are being created.
+///
+/// `proxy_url` is borrowed for the call (copied). A proxy that refuses, asks
+/// for credentials or closes before the tunnel is open fails the connection
+/// (on_error, whose message names the proxy but never its password, then
+/// on_close 1006; ws_error_cause() says which failure).
+///
+/// Returns WS_RESULT_INVALID_OPTION when the URL does not parse or its
+/// scheme is not one of the above.
+///
+/// # Safety
+/// `options` must be a live options object; `proxy_url` NULL or a
+/// NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_proxy(
+    options: *mut ws_options,
+    proxy_url: *const c_char,
+) -> ws_result {
+    ffi_result!({
+        non_null!(options, "options");
+        if proxy_url.is_null() {
+            (*options).core.proxy = Proxy::FromEnvironment;
+            return ws_result::Ok;
+        }
+        let url = match c_str(proxy_url, "proxy URL") {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+        if url.trim().is_empty() {
+            (*options).core.proxy = Proxy::Direct;
+            return ws_result::Ok;
+        }
+        match ProxyUrl::parse(url) {
+            Ok(p) => {
+                (*options).core.proxy = Proxy::Url(std::sync::Arc::new(p));
+                ws_result::Ok
+            }
+            Err(e) => fail_with(e),
+        }
+    })
+}
+
+/// Presents a client certificate when a wss:// server asks for one (mutual
+/// TLS): `chain_pem` holds the certificate chain (leaf first) and `key_pem`
+/// its private key (PKCS#8, PKCS#1 or SEC1), both PEM, copied. Passing NULL
+/// for both removes the client certificate.
+///
+/// Returns WS_RESULT_INVALID_OPTION when either is not valid PEM, the chain
+/// holds no certificate or the key no private key, or a length is over
+/// 16 MiB; WS_RESULT_NULL_ARGUMENT when only one of the two is NULL.
+///
+/// # Safety
+/// `options` must be a live options object; each pointer NULL or valid for
+/// its length.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_client_cert_pem(
+    options: *mut ws_options,
+    chain_pem: *const u8,
+    chain_len: usize,
+    key_pem: *const u8,
+    key_len: usize,
+) -> ws_result {
+    ffi_result!({
+        non_null!(options, "options");
+        if chain_pem.is_null() && key_pem.is_null() {
+            (*options).core.client_cert = None;
+            return ws_result::Ok;
+        }
+        non_null!(chain_pem, "chain_pem");
+        non_null!(key_pem, "key_pem");
+        if chain_len as u64 > MAX_CA_BUNDLE || key_len as u64 > MAX_CA_BUNDLE {
+            return fail(ws_result::InvalidOption, "the client certificate or key is larger than 16 MiB");
+        }
+        let chain = match bytes(chain_pem, chain_len, "chain_pem") {
+            Ok(b) => b.to_vec(),
+            Err(r) => return r,
+        };
+        let key = match bytes(key_pem, key_len, "key_pem") {
+            Ok(b) => b.to_vec(),
+            Err(r) => return r,
+        };
+        if let Err(e) = parse_client_cert(&chain, &key) {
+            return fail_with(e);
+        }
+        (*options).core.client_cert =
+            Some(std::sync::Arc::new(ClientCert { chain_pem: chain, key_pem: key }));
         ws_result::Ok
     })
 }

@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use wsnative_core::flow::cost;
-use wsnative_core::{Event, EventQueue, WebSocket};
+use wsnative_core::{Cause, ErrorCode, Event, EventQueue, WebSocket};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -46,7 +46,7 @@ struct Reader {
     /// Cost of the events consumed and not yet given back to the budget.
     consumed: u64,
     opened: bool,
-    error: Option<String>,
+    error: Option<(String, Box<Cause>)>,
     closed: Option<(u16, String, bool)>,
 }
 
@@ -73,7 +73,7 @@ impl Reader {
             Event::Open => self.opened |= delivered,
             Event::Message(_) if delivered => return Step::Message(ev),
             Event::Message(_) | Event::Closing => {}
-            Event::Error { message } => self.error = Some(message),
+            Event::Error { message, cause } => self.error = Some((message, cause)),
             Event::Close { code, reason, was_clean } => {
                 self.closed = Some((code, reason, was_clean));
                 return Step::Closed;
@@ -85,11 +85,15 @@ impl Reader {
     fn closed_error(&self, py: Python<'_>) -> PyErr {
         let (code, reason, clean) = self.closed.clone().unwrap_or((1006, String::new(), false));
         if self.opened {
-            errors::new_error(py, "ConnectionClosed", (code, reason, clean, self.error.clone()))
+            let error = self.error.as_ref().map(|e| e.0.clone());
+            errors::new_error(py, "ConnectionClosed", (code, reason, clean, error))
         } else {
-            let why =
-                self.error.clone().unwrap_or_else(|| "the connection closed during the handshake".into());
-            errors::new_error(py, "ConnectionFailed", (why,))
+            let (why, cause) = self.error.clone().unwrap_or_else(|| {
+                ("the connection closed during the handshake".into(), Cause::new(ErrorCode::HandshakeClosed))
+            });
+            let status = cause.response.as_ref().map(|r| r.status);
+            let headers = cause.response.as_ref().map(|r| r.headers.clone());
+            errors::new_error(py, "ConnectionFailed", (why, cause.code.name(), status, headers))
         }
     }
 }
@@ -345,7 +349,7 @@ impl Connection {
 
     #[getter]
     fn error(&self) -> Option<String> {
-        locked(&self.reader).error.clone()
+        locked(&self.reader).error.as_ref().map(|e| e.0.clone())
     }
 
     fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {

@@ -43,16 +43,32 @@ impl MessageEvent {
     }
 }
 
-/// The connection was failed; `message` says why.
+/// The connection was failed; `message` says why, `code` as a stable name;
+/// for a refused handshake, `status` and `headers` are the server's answer.
 #[pyclass(frozen, module = "wsnative._native")]
 pub struct ErrorEvent {
     #[pyo3(get)]
     message: String,
+    #[pyo3(get)]
+    code: &'static str,
+    #[pyo3(get)]
+    status: Option<u16>,
+    #[pyo3(get)]
+    headers: Option<Vec<(String, String)>>,
 }
 
 impl ErrorEvent {
-    pub(crate) fn new(message: String) -> Self {
-        ErrorEvent { message }
+    pub(crate) fn new(
+        message: String,
+        code: wsnative_core::ErrorCode,
+        response: Option<&wsnative_core::HttpResponse>,
+    ) -> Self {
+        ErrorEvent {
+            message,
+            code: code.name(),
+            status: response.map(|r| r.status),
+            headers: response.map(|r| r.headers.clone()),
+        }
     }
 }
 
@@ -64,7 +80,7 @@ impl ErrorEvent {
     }
 
     fn __repr__(&self) -> String {
-        format!("ErrorEvent(message={:?})", self.message)
+        format!("ErrorEvent(code={:?}, message={:?})", self.code, self.message)
     }
 }
 

@@ -180,7 +180,9 @@ pub(crate) fn fire(
     let event: Bound<'_, PyAny> = match ev {
         Event::Open => Bound::new(py, OpenEvent)?.into_any(),
         Event::Message(m) => Bound::new(py, MessageEvent::new(convert::message(py, m).unbind()))?.into_any(),
-        Event::Error { message } => Bound::new(py, ErrorEvent::new(message.clone()))?.into_any(),
+        Event::Error { message, cause } => {
+            Bound::new(py, ErrorEvent::new(message.clone(), cause.code, cause.response.as_ref()))?.into_any()
+        }
         Event::Close { code, reason, was_clean } => {
             Bound::new(py, CloseEvent::new(*code, reason.clone(), *was_clean))?.into_any()
         }

@@ -6,8 +6,42 @@ use crate::{convert, errors};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use std::time::Duration;
-use wsnative_core::tls::{read_ca_file, MAX_CA_BUNDLE};
-use wsnative_core::{CaBundle, DeflateOffer, Options};
+use wsnative_core::tls::{parse_client_cert, read_ca_file, MAX_CA_BUNDLE};
+use wsnative_core::{CaBundle, ClientCert, DeflateOffer, Options, Proxy, ProxyUrl};
+
+/// A PEM argument: str (UTF-8) or bytes, at most 16 MiB.
+fn pem(py: Python<'_>, name: &str, v: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    let pem: Vec<u8> = match v.cast::<PyString>() {
+        Ok(s) => convert::utf8(py, s, "InvalidOptionError", name)?.as_bytes().to_vec(),
+        Err(_) => {
+            v.extract().map_err(|_| errors::invalid_option(py, &format!("{name} must be str or bytes")))?
+        }
+    };
+    if pem.len() as u64 > MAX_CA_BUNDLE {
+        return Err(errors::invalid_option(py, &format!("{name} is larger than 16 MiB")));
+    }
+    Ok(pem)
+}
+
+/// `proxy=`: a proxy URL, or "" / False for no proxy (None: the environment).
+fn proxy(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<Proxy> {
+    if let Ok(s) = v.cast::<PyString>() {
+        let url = convert::utf8(py, s, "InvalidOptionError", "proxy")?;
+        if url.trim().is_empty() {
+            return Ok(Proxy::Direct);
+        }
+        return ProxyUrl::parse(&url)
+            .map(|p| Proxy::Url(std::sync::Arc::new(p)))
+            .map_err(|e| errors::to_py(py, &e));
+    }
+    match v.extract::<bool>() {
+        Ok(false) => Ok(Proxy::Direct),
+        _ => Err(errors::invalid_option(
+            py,
+            "proxy must be a proxy URL (str), \"\" or False for none, or None",
+        )),
+    }
+}
 
 /// Default `max_queued_bytes` of a `WebSocket`, in both dispatch modes
 /// (8 MiB): handlers run in batches and `poll()` at the program's own pace
@@ -61,6 +95,7 @@ pub(crate) fn from_dict(
     let mut o = Options { max_queued_bytes: default_max_queued, ..Options::default() };
     let mut ca_pem: Option<Vec<u8>> = None;
     let mut ca_exclusive = false;
+    let (mut cert, mut cert_key): (Option<Vec<u8>>, Option<Vec<u8>>) = (None, None);
     let mut compression = true;
     let (mut client_bits, mut server_bits, mut no_context) = (None, None, false);
     let window_bits = |key: &str, v: &Bound<'_, PyAny>| -> PyResult<Option<u8>> {
@@ -110,6 +145,9 @@ pub(crate) fn from_dict(
                 all.push(b'\n');
             }
             "ca_exclusive" => ca_exclusive = v.is_truthy()?,
+            "proxy" => o.proxy = proxy(py, &v)?,
+            "client_cert" => cert = Some(pem(py, &key, &v)?),
+            "client_key" => cert_key = Some(pem(py, &key, &v)?),
             "block_unsafe_ports" => o.block_unsafe_ports = v.is_truthy()?,
             "chromium_compat" => o.chromium_compat = v.is_truthy()?,
             "compression" => compression = v.is_truthy()?,
@@ -125,6 +163,14 @@ pub(crate) fn from_dict(
                 )))
             }
         }
+    }
+    match (cert, cert_key) {
+        (Some(chain_pem), Some(key_pem)) => {
+            parse_client_cert(&chain_pem, &key_pem).map_err(|e| errors::to_py(py, &e))?;
+            o.client_cert = Some(std::sync::Arc::new(ClientCert { chain_pem, key_pem }));
+        }
+        (None, None) => {}
+        _ => return Err(errors::invalid_option(py, "client_cert and client_key go together")),
     }
     let offer = DeflateOffer::new(client_bits, server_bits, no_context).map_err(|e| errors::to_py(py, &e))?;
     o.permessage_deflate = compression.then_some(offer);

@@ -19,6 +19,15 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 REPO = Path(__file__).resolve().parents[3]
+PROXY_ENV = ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"]
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_from_the_callers_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests talk to their own loopback servers: a proxy from the
+    environment (read as curl reads it) must not come between."""
+    for name in PROXY_ENV:
+        monkeypatch.delenv(name, raising=False)
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 

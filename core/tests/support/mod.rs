@@ -183,7 +183,11 @@ pub struct Recorded {
     pub queue: std::sync::Arc<EventQueue>,
 }
 
-pub fn open(url: &str, protocols: &[&str], options: Options) -> Recorded {
+pub fn open(url: &str, protocols: &[&str], mut options: Options) -> Recorded {
+    // The tests' own loopback servers: no proxy from the caller's environment.
+    if options.proxy == wsnative_core::Proxy::FromEnvironment {
+        options.proxy = wsnative_core::Proxy::Direct;
+    }
     let queue = EventQueue::new();
     let ws = WebSocket::connect_queued(url, protocols, options, &queue).unwrap();
     Recorded { ws, queue }

@@ -26,8 +26,20 @@ Options (keyword arguments of ``WebSocket``, ``connect`` and
 * ``headers``: extra request headers, a dict or a list of (name, value)
   pairs of str (e.g. ``{"Origin": "https://example.com"}``). Headers the
   handshake owns (Host, Upgrade, Sec-WebSocket-*) are refused.
-* ``connect_timeout``: seconds for TCP connect, TLS and the opening
-  handshake (default 30).
+* ``connect_timeout``: seconds for name resolution, TCP connect (Happy
+  Eyeballs: IPv6 and IPv4 interleaved, a new attempt every 250 ms), the
+  proxy, TLS and the opening handshake, together (default 30).
+* ``proxy``: a proxy URL: ``http://[user:password@]host[:port]`` (HTTP
+  CONNECT, Basic authentication), ``https://...`` (the same over TLS to
+  the proxy, verified with this socket's trust options), ``socks5://...``
+  (SOCKS5, host resolved locally) or ``socks5h://...`` (resolved by the
+  proxy); ``""`` or ``False``: no proxy. Default (``None``): from the
+  environment as curl reads it (``https_proxy``/``HTTPS_PROXY`` for wss,
+  ``http_proxy`` for ws, then ``all_proxy``/``ALL_PROXY``; ``no_proxy``
+  with host suffixes, IPs, CIDR blocks and ``*``).
+* ``client_cert`` / ``client_key``: a client certificate chain and its
+  private key (PEM, str or bytes), presented when a ``wss://`` server asks
+  for one (mutual TLS); both or neither.
 * ``close_timeout``: seconds the closing handshake may take before the
   client drops TCP (default 5).
 * ``max_message_size``: largest message accepted, in bytes (default 64 MiB);
@@ -36,8 +48,10 @@ Options (keyword arguments of ``WebSocket``, ``connect`` and
   Default 8 MiB for ``WebSocket`` (both dispatch modes), 1 MiB for
   ``connect()`` and ``connect_async()``. See "Flow control" below.
 * ``ca_file`` / ``ca_pem``: extra trust anchors for ``wss://`` (a PEM file's
-  path, or PEM text/bytes); with ``ca_exclusive=True`` only those are
-  trusted (not the system roots nor the bundled webpki roots). ``ca_file``
+  path, or PEM text/bytes), next to the operating system's trust store
+  (rustls-platform-verifier); with ``ca_exclusive=True`` only those are
+  trusted. Each distinct trust setting is built once, off the caller's
+  thread, and shared: connections with it resume TLS sessions. ``ca_file``
   must be a regular file (a directory, device, FIFO or socket is refused
   without being read, so the constructor never blocks); either is refused
   above 16 MiB.
@@ -132,7 +146,7 @@ parent's connections are untouched. Create new sockets in the child.
 """
 
 from types import TracebackType
-from typing import Any, Callable, Generator, Iterable, Optional, Type, Union
+from typing import Any, Callable, Generator, Iterable, List, Optional, Tuple, Type, Union
 
 from typing_extensions import Self, disjoint_base, final
 
@@ -197,7 +211,21 @@ class ConnectionFailed(WebSocketError, ConnectionError):
 
     message: str
     """Why, readably."""
-    def __init__(self, message: str) -> None: ...
+    code: str
+    """Why, as a stable name (``ErrorEvent.code``)."""
+    status: Optional[int]
+    """For ``code == "handshake_refused"``: the server's HTTP status."""
+    headers: Optional[List[Tuple[str, str]]]
+    """For ``code == "handshake_refused"``: the server's response headers."""
+    def __init__(
+        self,
+        message: str,
+        code: str = "other",
+        status: Optional[int] = None,
+        headers: Optional[List[Tuple[str, str]]] = None,
+    ) -> None: ...
+    def header(self, name: str) -> Optional[str]:
+        """The first response header called ``name`` (any case), or None."""
 
 class ConnectionClosed(WebSocketError):
     """``recv()`` on a closed connection (after every message that arrived
@@ -244,6 +272,27 @@ class ErrorEvent:
     @property
     def message(self) -> str:
         """Why the connection failed, readably."""
+    @property
+    def code(self) -> str:
+        """Why, as a stable name: ``"dns"``, ``"connection_refused"``,
+        ``"connect_failed"``, ``"timeout_dns"``, ``"timeout_connect"``,
+        ``"timeout_proxy"``, ``"timeout_tls"``, ``"timeout_handshake"``,
+        ``"tls_cert_untrusted"``, ``"tls_cert_expired"``,
+        ``"tls_cert_name_mismatch"``, ``"tls_cert_revoked"``,
+        ``"tls_cert_invalid"``, ``"tls"``, ``"proxy_unreachable"``,
+        ``"proxy_auth"``, ``"proxy_refused"``, ``"proxy_closed"``,
+        ``"proxy_protocol"``, ``"handshake_refused"``,
+        ``"handshake_invalid"``, ``"handshake_closed"``,
+        ``"protocol_violation"``, ``"invalid_utf8"``, ``"message_too_big"``,
+        ``"blocked_port"``, ``"closed_while_connecting"``, ``"released"``,
+        ``"shut_down"`` or ``"other"``."""
+    @property
+    def status(self) -> Optional[int]:
+        """For a refused handshake: the server's HTTP status (401, 429...)."""
+    @property
+    def headers(self) -> Optional[List[Tuple[str, str]]]:
+        """For a refused handshake: the response headers, in order (a 401's
+        ``WWW-Authenticate``, a 429's ``Retry-After``)."""
 
 @final
 class CloseEvent:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional, Tuple
 
 
 class WebSocketError(Exception):
@@ -44,9 +44,25 @@ class InternalError(WebSocketError):
 class ConnectionFailed(WebSocketError, ConnectionError):
     """The connection could not be established."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        code: str = "other",
+        status: Optional[int] = None,
+        headers: Optional[List[Tuple[str, str]]] = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.code = code
+        self.status = status
+        self.headers = headers
+
+    def header(self, name: str) -> Optional[str]:
+        """The first response header called ``name`` (any case), or None."""
+        for n, v in self.headers or ():
+            if n.lower() == name.lower():
+                return v
+        return None
 
     def __str__(self) -> str:
         return self.message

@@ -1,6 +1,6 @@
 # Private extension module of wsnative; the public API and its
 # documentation are in __init__.pyi.
-from typing import Any, ClassVar, Final, List, Optional, Union
+from typing import Any, ClassVar, Final, List, Optional, Tuple, Union
 
 from typing_extensions import Self, disjoint_base, final
 
@@ -29,6 +29,12 @@ class ErrorEvent:
     def type(self) -> str: ...
     @property
     def message(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def status(self) -> Optional[int]: ...
+    @property
+    def headers(self) -> Optional[List[Tuple[str, str]]]: ...
 
 @final
 class CloseEvent:
