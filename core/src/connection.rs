@@ -186,7 +186,7 @@ pub(crate) async fn run(
     }
     let incoming = Incoming::new(
         &leftover,
-        deflate.as_ref(),
+        deflate.is_some(),
         options.max_message_size,
         options.chromium_compat,
         immediate,
@@ -807,14 +807,7 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
                 }
             }
         });
-        let deflate = crate::deflate::DeflateParams {
-            server_no_context_takeover: client_actions & 16 != 0,
-            client_no_context_takeover: false,
-            server_max_window_bits: 15,
-            client_max_window_bits: 15,
-        };
-        let incoming =
-            Incoming::new(&[], (client_actions & 8 != 0).then_some(&deflate), 1 << 20, false, false);
+        let incoming = Incoming::new(&[], client_actions & 8 != 0, 1 << 20, false, false);
         let em = Emitter {
             shared: Arc::clone(&shared),
             handler: Some(handler),
@@ -897,7 +890,7 @@ mod tests {
                 immediate: false,
                 first_handler: None,
             };
-            let incoming = Incoming::new(&[], None, 1 << 20, false, false);
+            let incoming = Incoming::new(&[], false, 1 << 20, false, false);
             let conn = OpenConnection::new(
                 client,
                 incoming,

@@ -380,8 +380,6 @@ pub(crate) struct Inflater {
     /// The server ended the deflate stream (a final block): a later
     /// compressed message cannot be inflated.
     ended: bool,
-    /// The tail is being inflated (after a final block it is ignored).
-    finishing: bool,
 }
 
 impl Inflater {
@@ -392,6 +390,25 @@ impl Inflater {
         input: &[u8],
         out: &mut bytes::BytesMut,
         limit: usize,
+    ) -> Result<(), InflateError> {
+        self.run(input, out, limit, false)
+    }
+
+    /// Ends a message: the sync-flush tail.
+    pub(crate) fn finish(&mut self, out: &mut bytes::BytesMut, limit: usize) -> Result<(), InflateError> {
+        if self.ended {
+            return Ok(());
+        }
+        self.run(&TAIL, out, limit, true)
+    }
+
+    /// `tail`: `input` is the sync-flush tail, ignored after a final block.
+    fn run(
+        &mut self,
+        input: &[u8],
+        out: &mut bytes::BytesMut,
+        limit: usize,
+        tail: bool,
     ) -> Result<(), InflateError> {
         if self.ended {
             if input.is_empty() {
@@ -435,7 +452,7 @@ impl Inflater {
                 // A final block: this message ends here (as in Chromium,
                 // it is delivered); a later one cannot be inflated.
                 self.ended = true;
-                if !input.is_empty() && !self.finishing {
+                if !input.is_empty() && !tail {
                     return Err(InflateError::Invalid("data after the end of the deflate stream".into()));
                 }
                 return Ok(());
@@ -449,17 +466,6 @@ impl Inflater {
                 return Err(InflateError::Invalid("the deflate stream does not progress".into()));
             }
         }
-    }
-
-    /// Ends a message: the sync-flush tail.
-    pub(crate) fn finish(&mut self, out: &mut bytes::BytesMut, limit: usize) -> Result<(), InflateError> {
-        if self.ended {
-            return Ok(());
-        }
-        self.finishing = true;
-        let r = self.inflate(&TAIL, out, limit);
-        self.finishing = false;
-        r
     }
 }
 

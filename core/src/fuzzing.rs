@@ -82,8 +82,7 @@ pub fn proxy_reply(data: &[u8]) {
 /// The server's byte stream after the handshake, through the whole engine.
 /// The first byte chooses client actions (bit 0: send a message, bit 1:
 /// close(1000), bit 2: the server keeps TCP open for 10 s of virtual time,
-/// bit 3: permessage-deflate negotiated, bit 4: with
-/// server_no_context_takeover).
+/// bit 3: permessage-deflate negotiated).
 pub fn server_stream(data: &[u8]) {
     let (actions, bytes) = data.split_first().map_or((0, &[][..]), |(a, b)| (*a, b));
     crate::connection::fuzz_server_stream(actions, bytes);

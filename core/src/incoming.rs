@@ -19,7 +19,7 @@
 //! released whenever the network has nothing more, so an idle connection
 //! holds none.
 
-use crate::deflate::{DeflateParams, InflateError, Inflater};
+use crate::deflate::{InflateError, Inflater};
 use crate::utf8_stream::Utf8Stream;
 use crate::validate::{is_valid_received_close_code, is_valid_received_close_code_chromium};
 use bytes::{Buf, Bytes, BytesMut};
@@ -135,10 +135,12 @@ pub(crate) struct Incoming {
 }
 
 impl Incoming {
-    /// `leftover`: bytes that came with the handshake response.
+    /// `leftover`: bytes that came with the handshake response; `deflate`:
+    /// permessage-deflate was negotiated (the inflater needs nothing more
+    /// of the answer, see [`Inflater`]).
     pub(crate) fn new(
         leftover: &[u8],
-        deflate: Option<&DeflateParams>,
+        deflate: bool,
         max_message_size: usize,
         chromium: bool,
         share: bool,
@@ -147,7 +149,7 @@ impl Incoming {
             buf: BytesMut::from(leftover),
             frame: None,
             msg: None,
-            inflater: deflate.map(|_| Inflater::default()),
+            inflater: deflate.then(Inflater::default),
             inflated: BytesMut::new(),
             spare: BytesMut::new(),
             spare_taken: false,
@@ -530,6 +532,26 @@ impl Incoming {
     }
 }
 
+/// An unmasked frame as a server sends it: first byte `b0`, then the
+/// length in its minimal encoding and the payload.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn frame_with(b0: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![b0];
+    match payload.len() {
+        n if n < 126 => f.push(n as u8),
+        n if n < 65536 => {
+            f.push(126);
+            f.extend((n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(127);
+            f.extend((n as u64).to_be_bytes());
+        }
+    }
+    f.extend_from_slice(payload);
+    f
+}
+
 #[cfg(feature = "fuzzing")]
 /// See [`crate::fuzzing::inflate`].
 pub(crate) fn fuzz_inflate(data: &[u8], limit: usize) {
@@ -544,28 +566,10 @@ pub(crate) fn fuzz_inflate(data: &[u8], limit: usize) {
         for (i, c) in chunks.iter().enumerate() {
             let fin = i + 1 == chunks.len();
             let b0 = (if fin { 0x80 } else { 0 }) | if i == 0 { 0x40 | if text { 1 } else { 2 } } else { 0 };
-            stream.push(b0);
-            match c.len() {
-                n if n < 126 => stream.push(n as u8),
-                n if n < 65536 => {
-                    stream.push(126);
-                    stream.extend((n as u16).to_be_bytes());
-                }
-                n => {
-                    stream.push(127);
-                    stream.extend((n as u64).to_be_bytes());
-                }
-            }
-            stream.extend_from_slice(c);
+            stream.extend(frame_with(b0, c));
         }
     }
-    let params = DeflateParams {
-        server_no_context_takeover: false,
-        client_no_context_takeover: false,
-        server_max_window_bits: 15,
-        client_max_window_bits: 15,
-    };
-    let mut inc = Incoming::new(&stream, Some(&params), limit, flags & 8 != 0, flags & 16 != 0);
+    let mut inc = Incoming::new(&stream, true, limit, flags & 8 != 0, flags & 16 != 0);
     let mut io = tokio::io::empty();
     let waker = futures_util::task::noop_waker();
     let mut cx = Context::from_waker(&waker);
@@ -594,24 +598,7 @@ pub(crate) fn fuzz_inflate(data: &[u8], limit: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deflate::Deflater;
-
-    pub(crate) fn frame_with(b0: u8, payload: &[u8]) -> Vec<u8> {
-        let mut f = vec![b0];
-        match payload.len() {
-            n if n < 126 => f.push(n as u8),
-            n if n < 65536 => {
-                f.push(126);
-                f.extend((n as u16).to_be_bytes());
-            }
-            n => {
-                f.push(127);
-                f.extend((n as u64).to_be_bytes());
-            }
-        }
-        f.extend_from_slice(payload);
-        f
-    }
+    use crate::deflate::{DeflateParams, Deflater};
 
     fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
         frame_with(if fin { 0x80 } else { 0 } | opcode, payload)
@@ -629,8 +616,7 @@ mod tests {
     /// Feeds `bytes` in pieces of `step` and collects what comes out, up
     /// to the first error.
     fn run(bytes: &[u8], step: usize, deflate: bool) -> (Vec<Received>, Option<ReadError>) {
-        let p = params();
-        let mut inc = Incoming::new(&[], deflate.then_some(&p), 1 << 20, false, step.is_multiple_of(2));
+        let mut inc = Incoming::new(&[], deflate, 1 << 20, false, step.is_multiple_of(2));
         let mut io = Pieces { data: bytes.to_vec(), at: 0, step };
         let waker = futures_util::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
