@@ -37,8 +37,9 @@ const FAIL_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 /// After close() during CONNECTING, how long the opening request may still
 /// take to go out.
 const REQUEST_GRACE: Duration = Duration::from_secs(1);
-/// A write buffer larger than this is released once written, so that one
-/// large message does not keep its memory for the life of the connection.
+/// A write buffer larger than this is freed once the connection has been
+/// idle for [`SPARES_IDLE`], so that one large message or one burst does
+/// not keep its memory for the life of the connection.
 const KEEP_WRITE_CAPACITY: usize = 1 << 20;
 /// A compressor unused this long is freed (see [`Deflater::release`]): an
 /// idle connection holds no compression memory on its sending side.
@@ -75,16 +76,24 @@ struct Emitter {
     /// When the first immediate handler of this read pass started (the
     /// clock is read only when a handler runs).
     first_handler: Option<Instant>,
+    /// What the next handler may do with the socket (see
+    /// [`crate::direct::as_handler`]): [`crate::direct::BLOCKED`], or the
+    /// send buffer's address when nothing more has arrived.
+    direct_id: usize,
 }
 
 impl Emitter {
     fn emit(&mut self, ev: Event) {
         if let Some(h) = self.handler.as_mut() {
             if !self.immediate || self.shared.view.deliver(&ev) {
-                if self.immediate && self.first_handler.is_none() {
+                if !self.immediate {
+                    h(ev);
+                    return;
+                }
+                if self.first_handler.is_none() {
                     self.first_handler = Some(Instant::now());
                 }
-                h(ev);
+                crate::direct::as_handler(self.direct_id, || h(ev));
             }
         }
     }
@@ -148,8 +157,13 @@ pub(crate) async fn run(
     mut cmds: UnboundedReceiver<Command>,
 ) {
     let Delivery { handler, immediate, flow } = delivery;
-    let mut em =
-        Emitter { shared: Arc::clone(&shared), handler: Some(handler), immediate, first_handler: None };
+    let mut em = Emitter {
+        shared: Arc::clone(&shared),
+        handler: Some(handler),
+        immediate,
+        first_handler: None,
+        direct_id: crate::direct::BLOCKED,
+    };
     // Boxed: the connecting state (TLS handshake, HTTP buffers) is freed
     // once open instead of sizing the task for its whole life.
     // One deadline for every phase: the phase that runs out reports itself.
@@ -199,7 +213,14 @@ pub(crate) async fn run(
     // awaited here: a suspension point with the connection alive would size
     // every task for both.)
     let slow_open = handler_started.elapsed() >= SLOW_HANDLERS;
+    let direct = match &stream {
+        MaybeTls::Plain(tcp) => Some(std::os::fd::AsRawFd::as_raw_fd(tcp)),
+        _ => None,
+    };
     let conn = OpenConnection::new(stream, incoming, shared, cmds, options.close_timeout, flow, slow_open);
+    if let Some(fd) = direct {
+        conn.shared.outgoing.start_direct(fd);
+    }
     drive(conn, em).await
 }
 
@@ -207,6 +228,7 @@ pub(crate) async fn run(
 /// delivers the final events.
 async fn drive<S: AsyncRead + AsyncWrite + Unpin>(mut conn: OpenConnection<S>, mut em: Emitter) {
     let end = poll_fn(|cx| conn.poll(cx, &mut em)).await;
+    conn.shared.outgoing.stop_direct();
     match end {
         End::Clean => {
             let (code, reason) = conn.received_close.take().unwrap_or((1005, String::new()));
@@ -359,6 +381,13 @@ struct OpenConnection<S> {
     spares_idle: Option<Pin<Box<Sleep>>>,
 }
 
+impl<S> Drop for OpenConnection<S> {
+    fn drop(&mut self) {
+        // Before the socket is closed (the fields are dropped after this).
+        self.shared.outgoing.stop_direct();
+    }
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
     fn new(
         io: S,
@@ -418,8 +447,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
             // Slow immediate handlers held this task while the network went
             // on: tokio learns what arrived meanwhile only from its I/O
             // driver, so let it run once before writing what they sent.
-            if em.first_handler.take().is_some_and(|t| t.elapsed() >= SLOW_HANDLERS)
-                && self.shared.outgoing.is_pending()
+            let handlers_ran = em.first_handler.take();
+            if handlers_ran.is_some_and(|t| t.elapsed() >= SLOW_HANDLERS) && self.shared.outgoing.is_pending()
             {
                 let mut turn = reactor_turn();
                 if turn.as_mut().poll(cx).is_pending() {
@@ -428,7 +457,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                 }
             }
             self.take_commands(cx);
-            if let Err(end) = self.write(cx) {
+            if let Err(end) = self.write(cx, handlers_ran.is_none()) {
                 return Poll::Ready(end);
             }
             match read {
@@ -448,7 +477,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
             if t.as_mut().poll(cx).is_ready() {
                 self.spares_idle = None;
                 self.rx.release_spare();
-                self.shared.outgoing.release_spare();
+                self.shared.outgoing.release_spare(KEEP_WRITE_CAPACITY);
+                if self.wbuf.is_empty() && self.wbuf.capacity() > KEEP_WRITE_CAPACITY {
+                    self.wbuf = Vec::new();
+                }
             }
         }
         if let Some((t, seen)) = self.deflater_idle.as_mut() {
@@ -524,8 +556,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
     /// before anything a handler sent since), the messages sent so far, the
     /// close requests and a Close frame go into the write buffer; then as
     /// much as the socket takes is written.
-    fn write(&mut self, cx: &mut Context<'_>) -> Result<(), End> {
+    ///
+    /// `senders_elsewhere`: no handler of this task ran, so what is waiting
+    /// was sent from other threads. The task then gives up its CPU once
+    /// before taking it (see [`let_senders_run`]).
+    fn write(&mut self, cx: &mut Context<'_>, senders_elsewhere: bool) -> Result<(), End> {
         if !self.must_flush {
+            if senders_elsewhere && self.phase == Phase::Open && self.shared.outgoing.is_pending() {
+                let_senders_run();
+            }
             if !self.pongs.is_empty() {
                 self.wbuf.extend_from_slice(&self.pongs);
                 self.pongs.clear();
@@ -565,8 +604,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                     self.arm(TCP_CLOSE_GRACE);
                 }
                 // Room for the next batch.
-                if !self.outbox.is_empty()
-                    || self.shared.outgoing.is_pending()
+                let still_busy = !self.pongs.is_empty() || self.pending_close.is_some();
+                let more_frames = self.shared.outgoing.batch_written(still_busy);
+                if more_frames
+                    || !self.outbox.is_empty()
                     || !self.pongs.is_empty()
                     || self.pending_close.is_some()
                 {
@@ -589,8 +630,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
         }
         std::task::ready!(Pin::new(&mut self.io).poll_flush(cx))?;
         if self.wbuf.capacity() > KEEP_WRITE_CAPACITY {
-            // Kept for the next large message until the connection idles.
-            self.shared.outgoing.keep_spare(std::mem::take(&mut self.wbuf));
+            // Kept (for the next large message, or the next batch) until
+            // the connection idles.
+            self.wbuf = self.shared.outgoing.keep_spare(std::mem::take(&mut self.wbuf));
             self.watch_spares();
         }
         self.wbuf.clear();
@@ -601,7 +643,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
     /// Moves the frames send() queued to the write buffer (which holds no
     /// unwritten bytes: see [`Self::write`]).
     fn take_frames(&mut self) {
-        let taken = self.shared.outgoing.take_into(&mut self.wbuf);
+        let taken = self.shared.outgoing.take_into(&mut self.wbuf, self.phase == Phase::Open);
         if taken.bytes == 0 {
             return;
         }
@@ -624,6 +666,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
         if self.phase != Phase::Open {
             return;
         }
+        self.shared.outgoing.stop_direct();
         self.shared.set_state(ReadyState::Closing);
         self.phase = Phase::ClosingByUs;
         if self.timer.is_none() {
@@ -648,7 +691,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                 Poll::Pending => return Read::Blocked,
                 Poll::Ready(Ok(Received::Message { data, text })) => {
                     if self.phase == Phase::Open {
+                        if !self.rx.has_unparsed() {
+                            em.direct_id = &self.shared.outgoing as *const _ as usize;
+                        }
                         em.message(data, text);
+                        em.direct_id = crate::direct::BLOCKED;
                     }
                 }
                 Poll::Ready(Ok(Received::Ping(payload))) => self.queue_pong(&payload),
@@ -679,6 +726,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
     }
 
     fn queue_pong(&mut self, payload: &[u8]) {
+        if self.pongs.is_empty() {
+            self.shared.outgoing.mark_busy();
+        }
         if self.pongs.len() + 6 + payload.len() > PONGS_MAX {
             self.pongs.truncate(self.last_pong);
         }
@@ -693,6 +743,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
         }
         match self.phase {
             Phase::Open => {
+                self.shared.outgoing.stop_direct();
                 // Answer with the same code and reason, as Chromium does.
                 self.shared.set_state(ReadyState::Closing);
                 em.emit(Event::Closing);
@@ -732,7 +783,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
             if self.phase != Phase::Open {
                 return Some(());
             }
-            let taken = self.shared.outgoing.take_into(&mut self.wbuf);
+            let taken = self.shared.outgoing.take_into(&mut self.wbuf, false);
             self.in_flight += taken.payload;
             self.wbuf.extend_from_slice(&close_frame(Some(code), ""));
             poll_fn(|cx| self.poll_write_all(cx)).await.ok()?;
@@ -741,6 +792,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
         };
         let _ = tokio::time::timeout(FAIL_FLUSH_TIMEOUT, attempt).await;
     }
+}
+
+/// Lets a thread that is sending give its messages before the task takes
+/// them: `sched_yield()`, which returns at once unless another thread is
+/// waiting for this CPU.
+///
+/// A send wakes the task when the send buffer was empty. When the sending
+/// thread and the runtime's thread share a CPU, the woken task would
+/// otherwise preempt the sender after a few messages, take them, write them
+/// with one system call and sleep, only to be woken again by the next send:
+/// a context switch, an eventfd write and a `sendto` for every few hundred
+/// small messages. Yielding once lets the sender finish its burst (or its
+/// time slice), so the task writes the burst in a few large writes. When
+/// nothing else waits for the CPU (the sender is on another core, or
+/// blocked), this costs one system call per batch and no delay.
+fn let_senders_run() {
+    std::thread::yield_now();
 }
 
 #[cfg(feature = "fuzzing")]
@@ -813,6 +881,7 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
             handler: Some(handler),
             immediate: false,
             first_handler: None,
+            direct_id: crate::direct::BLOCKED,
         };
         let conn = OpenConnection::new(client, incoming, shared, rx, Duration::from_secs(5), None, false);
         drive(conn, em).await;
@@ -889,6 +958,7 @@ mod tests {
                 handler: Some(handler),
                 immediate: false,
                 first_handler: None,
+                direct_id: crate::direct::BLOCKED,
             };
             let incoming = Incoming::new(&[], false, 1 << 20, false, false);
             let conn = OpenConnection::new(

@@ -10,6 +10,7 @@ pub mod cause;
 mod connect;
 mod connection;
 pub mod deflate;
+mod direct;
 pub mod dispatch;
 pub mod error;
 pub mod event;

@@ -5,21 +5,25 @@
 //! buffer goes from empty to non-empty. The task takes the whole buffer at
 //! once and writes it before the control frames it adds after (pongs,
 //! Close), so every frame sent before `close()` goes out before the Close
-//! frame.
+//! frame. A burst or a large message may instead be written by the sending
+//! thread itself (see [`crate::direct`]).
 
 use crate::deflate::Deflater;
+use crate::direct::{self, Caller};
 use futures_util::task::AtomicWaker;
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::task::Waker;
 
-/// Masking works through large payloads in blocks that stay in cache
-/// between the copy and the XOR.
-const MASK_BLOCK: usize = 64 * 1024;
-/// From this payload size on, a frame is encoded outside the lock.
-const OWN_BUFFER_MIN: usize = 64 * 1024;
 /// Masking keys drawn from the thread's CSPRNG at a time.
 const KEYS: usize = 32;
+/// From this many bytes waiting, or for a message this large, the sending
+/// thread may write to the socket itself; a large message is masked and
+/// written in pieces of this size (a multiple of 4: each piece starts at
+/// `key[0]`). A message this large that is queued is encoded outside the
+/// lock.
+const DIRECT_MIN: usize = 64 * 1024;
 
 struct Frames {
     bytes: Vec<u8>,
@@ -39,6 +43,19 @@ struct Frames {
     /// A large buffer already written, kept for the next large message
     /// (its pages are not faulted in again) until the connection idles.
     spare: Vec<u8>,
+    /// The task has bytes of its own waiting or being written (a batch it
+    /// took, pongs, a Close): a send meanwhile need not wake it (it looks
+    /// for more when done), and may not write to the socket itself.
+    task_busy: bool,
+    /// The plain TCP socket, while sends may write to it themselves (see
+    /// [`crate::direct`]); None before open, once closing, and over TLS.
+    direct: Option<RawFd>,
+    /// Where a large message is masked piece by piece for the socket.
+    scratch: Vec<u8>,
+    /// A direct write found the socket full: the next one waits until
+    /// this many bytes wait (one write per [`DIRECT_MIN`] queued, not one
+    /// per message, while the socket stays full); 0 otherwise.
+    retry_at: usize,
 }
 
 impl Default for Frames {
@@ -53,6 +70,10 @@ impl Default for Frames {
             compressed: Vec::new(),
             compressions: 0,
             spare: Vec::new(),
+            task_busy: false,
+            direct: None,
+            scratch: Vec::new(),
+            retry_at: 0,
         }
     }
 }
@@ -67,6 +88,69 @@ impl Frames {
         }
         self.next += 1;
         self.keys[self.next - 1]
+    }
+
+    /// Writes every waiting frame to the socket `fd` now, if it takes
+    /// them; true when nothing is left waiting.
+    fn write_waiting(&mut self, fd: RawFd) -> bool {
+        match direct::write_some(fd, &self.bytes) {
+            Ok(n) if n == self.bytes.len() => {
+                self.buffered -= self.payload;
+                self.payload = 0;
+                self.bytes.clear();
+                true
+            }
+            Ok(n) => {
+                self.bytes.drain(..n);
+                self.retry_at = self.bytes.len() + DIRECT_MIN;
+                false
+            }
+            // The task meets the error itself when it writes.
+            Err(_) => {
+                self.direct = None;
+                false
+            }
+        }
+    }
+
+    /// Writes a large uncompressed message to the socket `fd` (nothing
+    /// else waiting), masking it piece by piece; what the socket does not
+    /// take is queued for the task.
+    fn write_large(&mut self, fd: RawFd, opcode: u8, payload: &[u8]) {
+        let key = self.key();
+        let mut piece = std::mem::take(&mut self.scratch);
+        piece.clear();
+        header(&mut piece, opcode, false, payload.len(), key);
+        let mut done = 0;
+        loop {
+            let end = (done + DIRECT_MIN).min(payload.len());
+            extend_masked(&mut piece, &payload[done..end], key);
+            done = end;
+            let n = match direct::write_some(fd, &piece) {
+                Ok(n) => n,
+                Err(_) => {
+                    self.direct = None;
+                    0
+                }
+            };
+            if n < piece.len() {
+                let need = piece.len() - n + payload.len() - done;
+                if self.bytes.capacity() < need && self.spare.capacity() >= need {
+                    std::mem::swap(&mut self.bytes, &mut self.spare);
+                }
+                self.bytes.extend_from_slice(&piece[n..]);
+                extend_masked(&mut self.bytes, &payload[done..], key);
+                self.payload += payload.len() as u64;
+                self.buffered += payload.len() as u64;
+                self.retry_at = self.bytes.len() + DIRECT_MIN;
+                break;
+            }
+            piece.clear();
+            if done == payload.len() {
+                break;
+            }
+        }
+        self.scratch = piece;
     }
 }
 
@@ -115,17 +199,29 @@ impl Outgoing {
         self.lock().deflater = Some(Box::new(deflater));
     }
 
-    /// Keeps a written buffer for the next large message.
-    pub(crate) fn keep_spare(&self, buf: Vec<u8>) {
+    /// Keeps the larger of `buf` (written) and the buffer kept so far for
+    /// the next large message; returns the other one, emptied, for the
+    /// task's next batch. While the connection is busy its buffers move
+    /// between the two sides instead of being allocated (and faulted in)
+    /// again.
+    pub(crate) fn keep_spare(&self, mut buf: Vec<u8>) -> Vec<u8> {
+        buf.clear();
         let mut f = self.lock();
         if buf.capacity() > f.spare.capacity() {
-            f.spare = buf;
+            std::mem::swap(&mut buf, &mut f.spare);
         }
+        buf
     }
 
-    /// Frees the kept buffer.
-    pub(crate) fn release_spare(&self) {
-        self.lock().spare = Vec::new();
+    /// Frees the kept buffer, and the send buffer's capacity beyond
+    /// `keep` bytes when it holds nothing.
+    pub(crate) fn release_spare(&self, keep: usize) {
+        let mut f = self.lock();
+        f.spare = Vec::new();
+        f.scratch = Vec::new();
+        if f.bytes.is_empty() && f.bytes.capacity() > keep {
+            f.bytes = Vec::new();
+        }
     }
 
     /// Messages compressed so far; None without compression.
@@ -148,14 +244,25 @@ impl Outgoing {
     }
 
     /// Appends one complete, masked data frame, and wakes the task if the
-    /// queue was empty.
+    /// queue was empty; or writes it (with what waits before it) to the
+    /// socket directly (see [`crate::direct`]).
     pub(crate) fn push(&self, text: bool, payload: &[u8]) {
         let opcode = if text { OPCODE_TEXT } else { OPCODE_BINARY };
-        // A large frame is encoded into its own buffer before taking the
-        // lock, so the connection task never waits for the copy (not when
-        // compressing: messages go through the compressor in order).
-        let own = if payload.len() >= OWN_BUFFER_MIN {
+        // A large frame is written directly when it can be; otherwise it is
+        // encoded into its own buffer before taking the lock again, so the
+        // connection task never waits for the copy (not when compressing:
+        // messages go through the compressor in order).
+        let own = if payload.len() >= DIRECT_MIN {
             let mut f = self.lock();
+            if f.deflater.is_none() && f.bytes.len() + payload.len() >= f.retry_at {
+                if let Some(fd) = self.direct_fd(&f) {
+                    if f.bytes.is_empty() || f.write_waiting(fd) {
+                        f.write_large(fd, opcode, payload);
+                        self.after_direct(f);
+                        return;
+                    }
+                }
+            }
             f.deflater.is_none().then(|| std::mem::take(&mut f.spare))
         } else {
             None
@@ -168,8 +275,14 @@ impl Outgoing {
         let mut f = self.lock();
         let was_empty = f.bytes.is_empty();
         match own {
-            // Nothing else is queued: the buffer itself becomes the queue.
-            Some(own) if was_empty => f.bytes = own,
+            // Nothing else is queued: the buffer itself becomes the queue,
+            // and the queue's empty buffer the spare if it is larger.
+            Some(own) if was_empty => {
+                let old = std::mem::replace(&mut f.bytes, own);
+                if old.capacity() > f.spare.capacity() {
+                    f.spare = old;
+                }
+            }
             Some(own) => f.bytes.extend_from_slice(&own),
             None => {
                 let key = f.key();
@@ -180,7 +293,7 @@ impl Outgoing {
                         d.compress(payload, &mut f.compressed);
                         f.compressions += 1;
                         encode(&mut f.bytes, opcode, true, &f.compressed, key);
-                        if f.compressed.capacity() > OWN_BUFFER_MIN {
+                        if f.compressed.capacity() > DIRECT_MIN {
                             f.compressed = Vec::new();
                         }
                     }
@@ -190,13 +303,73 @@ impl Outgoing {
         }
         f.payload += payload.len() as u64;
         f.buffered += payload.len() as u64;
+        if f.bytes.len() >= DIRECT_MIN.max(f.retry_at) {
+            if let Some(fd) = self.direct_fd(&f) {
+                f.write_waiting(fd);
+                self.after_direct(f);
+                return;
+            }
+        }
+        let wake = was_empty && !f.task_busy;
         if was_empty {
             self.pending.store(true, Ordering::Release);
         }
         drop(f);
-        if was_empty {
+        if wake {
             self.task.wake();
         }
+    }
+
+    /// The socket, if this send may write to it itself now.
+    fn direct_fd(&self, f: &Frames) -> Option<RawFd> {
+        let fd = f.direct?;
+        if f.task_busy {
+            return None;
+        }
+        match direct::caller(self as *const Outgoing as usize) {
+            Caller::Outside => Some(fd),
+            Caller::OwnHandler => (direct::unread(fd).ok()? == 0).then_some(fd),
+            Caller::Handler => None,
+        }
+    }
+
+    /// After a direct write: what the socket did not take waits for the
+    /// task, which is woken to write it.
+    fn after_direct(&self, f: std::sync::MutexGuard<'_, Frames>) {
+        let waiting = !f.bytes.is_empty();
+        self.pending.store(waiting, Ordering::Release);
+        drop(f);
+        if waiting {
+            self.task.wake();
+        }
+    }
+
+    /// Sends may write to the plain TCP socket `fd` themselves (the
+    /// connection is open).
+    pub(crate) fn start_direct(&self, fd: RawFd) {
+        self.lock().direct = Some(fd);
+    }
+
+    /// From now on only the task writes (it is about to close, or to drop
+    /// the socket). Waits for a direct write in progress.
+    pub(crate) fn stop_direct(&self) {
+        self.lock().direct = None;
+    }
+
+    /// The task has bytes of its own to write (a pong): sends neither wake
+    /// it nor write to the socket themselves until
+    /// [`Outgoing::batch_written`].
+    pub(crate) fn mark_busy(&self) {
+        self.lock().task_busy = true;
+    }
+
+    /// What the task took is written; `still_busy`: it has more of its own
+    /// (see [`Outgoing::mark_busy`]). Returns whether frames are waiting.
+    pub(crate) fn batch_written(&self, still_busy: bool) -> bool {
+        let mut f = self.lock();
+        f.task_busy = still_busy;
+        f.retry_at = 0;
+        !f.bytes.is_empty()
     }
 
     /// Whether frames are waiting to be taken.
@@ -212,8 +385,11 @@ impl Outgoing {
 
     /// Moves every waiting frame to the end of `out`. When `out` is empty
     /// the buffers are swapped, so its capacity is reused by later sends.
-    pub(crate) fn take_into(&self, out: &mut Vec<u8>) -> Taken {
+    /// `will_write`: the task writes what it took and then calls
+    /// [`Outgoing::batch_written`]; until then sends do not wake it.
+    pub(crate) fn take_into(&self, out: &mut Vec<u8>, will_write: bool) -> Taken {
         let mut f = self.lock();
+        f.task_busy |= will_write && !f.bytes.is_empty();
         let taken = Taken { bytes: f.bytes.len(), payload: f.payload };
         if out.is_empty() {
             std::mem::swap(out, &mut f.bytes);
@@ -235,8 +411,13 @@ pub(crate) const OPCODE_PONG: u8 = 0xa;
 /// Appends a final, masked frame of `payload` to `out` (RSV1 set when
 /// `compressed`).
 pub(crate) fn encode(out: &mut Vec<u8>, opcode: u8, compressed: bool, payload: &[u8], key: [u8; 4]) {
-    let len = payload.len();
-    out.reserve(14 + len);
+    out.reserve(14 + payload.len());
+    header(out, opcode, compressed, payload.len(), key);
+    extend_masked(out, payload, key);
+}
+
+/// Appends the header of a final, masked frame of `len` payload bytes.
+fn header(out: &mut Vec<u8>, opcode: u8, compressed: bool, len: usize, key: [u8; 4]) {
     out.push(0x80 | if compressed { 0x40 } else { 0 } | opcode);
     match len {
         0..=125 => out.push(0x80 | len as u8),
@@ -250,25 +431,29 @@ pub(crate) fn encode(out: &mut Vec<u8>, opcode: u8, compressed: bool, payload: &
         }
     }
     out.extend_from_slice(&key);
-    for block in payload.chunks(MASK_BLOCK) {
-        let start = out.len();
-        out.extend_from_slice(block);
-        // Blocks are multiples of 4 bytes long, so each starts at key[0].
-        apply_mask(&mut out[start..], key);
-    }
 }
 
-/// XORs `buf` with the 4-byte masking key, starting at `key[0]`.
-fn apply_mask(buf: &mut [u8], key: [u8; 4]) {
+/// Appends `src` XORed with the masking key (starting at `key[0]`) to
+/// `out`: one pass, reading `src` once and writing each byte once.
+fn extend_masked(out: &mut Vec<u8>, src: &[u8], key: [u8; 4]) {
+    out.reserve(src.len());
     let wide = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
-    let mut words = buf.chunks_exact_mut(8);
-    for w in &mut words {
-        let v = u64::from_ne_bytes((&*w).try_into().expect("8 bytes")) ^ wide;
-        w.copy_from_slice(&v.to_ne_bytes());
+    let dst = &mut out.spare_capacity_mut()[..src.len()];
+    let mut d = dst.chunks_exact_mut(8);
+    let mut s = src.chunks_exact(8);
+    for (d, s) in (&mut d).zip(&mut s) {
+        let v = u64::from_ne_bytes(s.try_into().expect("8 bytes")) ^ wide;
+        for (d, b) in d.iter_mut().zip(v.to_ne_bytes()) {
+            d.write(b);
+        }
     }
-    for (i, b) in words.into_remainder().iter_mut().enumerate() {
-        *b ^= key[i & 3];
+    for (i, (d, s)) in d.into_remainder().iter_mut().zip(s.remainder()).enumerate() {
+        d.write(s ^ key[i & 3]);
     }
+    let len = out.len() + src.len();
+    // SAFETY: the `src.len()` bytes after the vector's length were written
+    // just above (the zip of two slices of that same length).
+    unsafe { out.set_len(len) };
 }
 
 #[cfg(test)]
@@ -303,7 +488,7 @@ mod tests {
             out.push(n % 2 == 0, &payload);
             assert!(out.is_pending());
             let mut buf = Vec::new();
-            let t = out.take_into(&mut buf);
+            let t = out.take_into(&mut buf, false);
             assert_eq!(t, Taken { bytes: buf.len(), payload: n as u64 });
             assert!(!out.is_pending());
             let (b0, p) = unmask(&buf);
@@ -316,12 +501,12 @@ mod tests {
     #[test]
     fn small_and_large_frames_keep_their_order() {
         let out = Outgoing::default();
-        let large = vec![7u8; OWN_BUFFER_MIN + 3];
+        let large = vec![7u8; DIRECT_MIN + 3];
         out.push(true, b"one");
         out.push(false, &large);
         out.push(true, b"three");
         let mut buf = Vec::new();
-        let t = out.take_into(&mut buf);
+        let t = out.take_into(&mut buf, false);
         assert_eq!(t.payload, 3 + large.len() as u64 + 5);
         let mut at = 0;
         let mut got = Vec::new();
@@ -341,10 +526,10 @@ mod tests {
         let out = Outgoing::default();
         out.push(false, b"abc");
         let mut buf = vec![1, 2, 3];
-        out.take_into(&mut buf);
+        out.take_into(&mut buf, false);
         assert_eq!(&buf[..3], &[1, 2, 3]);
         assert_eq!(unmask(&buf[3..]).1, b"abc");
-        assert_eq!(out.take_into(&mut Vec::new()), Taken { bytes: 0, payload: 0 });
+        assert_eq!(out.take_into(&mut Vec::new(), false), Taken { bytes: 0, payload: 0 });
     }
 
     #[test]
@@ -358,11 +543,11 @@ mod tests {
         };
         let out = Outgoing::default();
         out.set_deflater(Deflater::new(&p));
-        let big = vec![b'x'; OWN_BUFFER_MIN * 2];
+        let big = vec![b'x'; DIRECT_MIN * 2];
         out.push(true, b"hello hello hello");
         out.push(false, &big);
         let mut buf = Vec::new();
-        let t = out.take_into(&mut buf);
+        let t = out.take_into(&mut buf, false);
         assert_eq!(t.payload, 17 + big.len() as u64, "bufferedAmount counts what send() was given");
         let mut inflater = Inflater::default();
         let (b0, c, n) = parse(&buf);
@@ -402,7 +587,7 @@ mod tests {
             }
             out.push(true, msg);
             let mut buf = Vec::new();
-            out.take_into(&mut buf);
+            out.take_into(&mut buf, false);
             let (_, c, _) = parse(&buf);
             sizes.push(c.len());
             let mut m = bytes::BytesMut::new();
