@@ -170,8 +170,13 @@ WSNATIVE_HPP_ERROR(InvalidOptionError, WS_RESULT_INVALID_OPTION);
 WSNATIVE_HPP_ERROR(ShutDownError, WS_RESULT_SHUT_DOWN);
 // shutdown() from a handler, poll() inside a handler of the same socket.
 WSNATIVE_HPP_ERROR(WouldDeadlockError, WS_RESULT_WOULD_DEADLOCK);
-// A bug inside wsnative (an internal error or a caught panic).
-WSNATIVE_HPP_ERROR(InternalError, WS_RESULT_INTERNAL_ERROR);
+// A bug inside wsnative: code() is WS_RESULT_INTERNAL_ERROR, or
+// WS_RESULT_PANIC for a panic caught at the boundary.
+class InternalError : public Error {
+   public:
+    explicit InternalError(const std::string &message, ws_result code = WS_RESULT_INTERNAL_ERROR)
+        : Error(code, message) {}
+};
 // A WebSocketRef used after its socket was released.
 WSNATIVE_HPP_ERROR(UnknownSocketError, WS_RESULT_UNKNOWN_SOCKET);
 // A length no buffer can have (above WS_MAX_SEND_LENGTH); nothing was read.
@@ -197,7 +202,7 @@ namespace detail {
     case WS_RESULT_SHUT_DOWN: throw ShutDownError(m);
     case WS_RESULT_WOULD_DEADLOCK: throw WouldDeadlockError(m);
     case WS_RESULT_INTERNAL_ERROR: throw InternalError(m);
-    case WS_RESULT_PANIC: throw InternalError("a panic inside wsnative: " + m);
+    case WS_RESULT_PANIC: throw InternalError(m, WS_RESULT_PANIC);
     case WS_RESULT_UNKNOWN_SOCKET: throw UnknownSocketError(m);
     case WS_RESULT_INVALID_LENGTH: throw InvalidLengthError(m);
     case WS_RESULT_FORKED_SOCKET: throw ForkedSocketError(m);
