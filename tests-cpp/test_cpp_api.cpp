@@ -300,6 +300,31 @@ static void test_forked_socket_and_shutdown(void) {
     CHECK(r->nth(Kind::Close)->clean);
 }
 
+// An exception escaping a handler calls std::terminate() (documented: the
+// library's threads cannot carry it), in both dispatch modes.
+static void test_exception_in_handler_terminates(void) {
+    for (int q = 0; q < 2; q++) {
+        std::fflush(stdout);
+        pid_t pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            std::set_terminate([] { h_child_exit(42); });  // no leak check in a forked child
+            wsnative::Handlers h;
+            h.on_open = [](wsnative::WebSocketRef) { throw std::runtime_error("from a handler"); };
+            wsnative::WebSocket ws = q ? wsnative::WebSocket(h_echo_url("/"), std::move(h), queued())
+                                       : wsnative::WebSocket(h_echo_url("/"), std::move(h));
+            for (int i = 0; i < 500; i++) q ? (void)ws.poll(10ms) : h_sleep_ms(10);
+            h_child_exit(0);
+        }
+        int status = 0;
+        double deadline = h_now_ms() + h_ms(20000);
+        while (waitpid(pid, &status, WNOHANG) == 0 && h_now_ms() < deadline) h_sleep_ms(10);
+        if (h_now_ms() >= deadline) kill(pid, SIGKILL), waitpid(pid, &status, 0);
+        CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 42, "%s: child status %d",
+                  q ? "queued" : "immediate", status);
+    }
+}
+
 static void test_bytes_view(void) {
     std::vector<std::uint8_t> v = {1, 2, 3, 4};
     std::array<std::uint8_t, 3> a = {5, 6, 7};
@@ -347,6 +372,7 @@ int main() {
     RUN(test_empty_and_released);
     RUN(test_would_deadlock);
     RUN(test_forked_socket_and_shutdown);
+    RUN(test_exception_in_handler_terminates);
     RUN(test_bytes_view);
     wsnative::shutdown(2000ms);
     return h_summary();
