@@ -18,7 +18,8 @@ CBINDGEN_VERSION := 0.29.4
 
 all: lib
 
-# Test tools: valgrind, chromium, openssl, tinyproxy, microsocks (apt),
+# Test tools: valgrind, chromium, openssl, tinyproxy, microsocks,
+# nlohmann-json3-dev (apt),
 # cbindgen and cargo-fuzz
 # (cargo). Idempotent; nothing happens when all are there.
 deps:
