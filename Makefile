@@ -10,13 +10,16 @@ RELEASE := target/release
 CFLAGS  ?= -O2 -g
 CWARN   := -Wall -Wextra -Werror -std=c11 -D_POSIX_C_SOURCE=200809L
 LIBS    := -lpthread -ldl -lm
+CXX     ?= g++
+CXXWARN := -Wall -Wextra -Werror -std=c++17
 CBINDGEN_VERSION := 0.29.4
 
-.PHONY: all deps lib demo chat-demo chat-test test test-rust test-c test-c-valgrind test-python test-browser fuzz lint header header-check autobahn autobahn-quick bench bench-tls-setup clean
+.PHONY: all deps lib demo chat-demo chat-test test test-rust test-c test-c-valgrind test-cpp test-cpp-valgrind test-python test-browser fuzz lint header header-check autobahn autobahn-quick bench bench-tls-setup clean
 
 all: lib
 
-# Test tools: valgrind, chromium, openssl, tinyproxy, microsocks (apt),
+# Test tools: valgrind, chromium, openssl, tinyproxy, microsocks,
+# nlohmann-json3-dev (apt),
 # cbindgen and cargo-fuzz
 # (cargo). Idempotent; nothing happens when all are there.
 deps:
@@ -31,6 +34,10 @@ $(BUILD):
 # Examples link the shared library (rpath set so they run in place).
 $(BUILD)/%: examples-c/%.c include/wsnative.h lib | $(BUILD)
 	$(CC) $(CFLAGS) $(CWARN) -Iinclude -o $@ $< -L$(RELEASE) -Wl,-rpath,$(CURDIR)/$(RELEASE) -lwsnative $(LIBS)
+
+# The C++ examples (examples-cpp/, include/wsnative.hpp): build/echo_cpp, ...
+$(BUILD)/%_cpp: examples-cpp/%.cpp include/wsnative.hpp include/wsnative.h lib | $(BUILD)
+	$(CXX) $(CFLAGS) $(CXXWARN) -Iinclude -o $@ $< -L$(RELEASE) -Wl,-rpath,$(CURDIR)/$(RELEASE) -lwsnative $(LIBS)
 
 # Runs the echo example against the bundled test server on a random port.
 demo: lib $(BUILD)/echo
@@ -78,6 +85,22 @@ test-c: lib
 # The same tests under valgrind memcheck, linked with the shared library.
 test-c-valgrind: deps lib
 	@sh tests-c/run.sh valgrind
+
+# C++ (include/wsnative.hpp, tests-cpp/): every C++ source compiled once
+# more as C++20 (the std::span path), the tests under AddressSanitizer +
+# UBSan (tests-c/run.sh, static library), then both examples against the
+# bundled servers (chat_cpp needs nlohmann/json: make deps).
+CPP_TESTS := test_cpp_api test_cpp_events
+test-cpp: deps lib $(BUILD)/echo_cpp $(BUILD)/chat_cpp
+	$(CXX) -std=c++20 -Wall -Wextra -Werror -fsyntax-only -Iinclude -Itests-c -Itests-cpp tests-cpp/*.cpp examples-cpp/*.cpp
+	@sh tests-c/run.sh asan $(CPP_TESTS)
+	@sh scripts/with-server.sh echo -- $(BUILD)/echo_cpp
+	@sh scripts/with-server.sh chat -- $(BUILD)/chat_cpp {URL} bob --once "hello <i>from</i> C++"
+	@echo "test-cpp: OK"
+
+# The C++ tests under valgrind memcheck, linked with the shared library.
+test-cpp-valgrind: deps lib
+	@sh tests-c/run.sh valgrind $(CPP_TESTS)
 
 header:
 	cbindgen --quiet --config cbindgen.toml --crate wsnative --output include/wsnative.h ffi
@@ -130,7 +153,7 @@ test-memory: lib $(BUILD)/tests-memory/client
 	$(PYTHON) tests-memory/matrix.py --c-client $(BUILD)/tests-memory/client --python $(PY_VENV) --logs $(BUILD)/tests-memory
 
 # Every test of the project; what CI runs (through .ci/run). deps comes first.
-TEST_SUITES := lint header-check test-rust demo test-python test-memory test-browser fuzz test-c test-c-valgrind chat-test autobahn-quick
+TEST_SUITES := lint header-check test-rust demo test-python test-memory test-browser fuzz test-c test-cpp test-c-valgrind test-cpp-valgrind chat-test autobahn-quick
 test: deps
 	@sh scripts/timed-suites.sh "$(MAKE)" $(TEST_SUITES)
 

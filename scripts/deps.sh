@@ -7,7 +7,9 @@
 #                    reference browser of the differential test), openssl
 #                    (throwaway CAs for the TLS tests), tinyproxy (HTTP
 #                    CONNECT proxy with Basic auth) and microsocks (SOCKS5
-#                    with auth) for the proxy tests, started on loopback
+#                    with auth) for the proxy tests, started on loopback;
+#                    nlohmann-json3-dev (header-only JSON for the C++ chat
+#                    example, examples-cpp/chat.cpp)
 #   cargo tools:     cbindgen 0.29.4 (pinned: the committed header must be
 #                    its exact output), cargo-fuzz 0.13.2
 #
@@ -31,6 +33,7 @@ command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
 command -v openssl >/dev/null 2>&1 || apt_missing+=(openssl)
 [ -x /usr/bin/tinyproxy ] || command -v tinyproxy >/dev/null 2>&1 || apt_missing+=(tinyproxy)
 command -v microsocks >/dev/null 2>&1 || apt_missing+=(microsocks)
+[ -f /usr/include/nlohmann/json.hpp ] || apt_missing+=(nlohmann-json3-dev)
 
 if [ ${#apt_missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

@@ -17,6 +17,9 @@
 # Needs `make lib` first (target/release/libwsnative.{a,so} and
 # target/release/wsnative-testserver). WSNATIVE_TEST_ONLY=substring runs only
 # the matching tests of each program.
+#
+# A PROGRAM found as tests-cpp/PROGRAM.cpp is a C++ test (make test-cpp):
+# built with $CXX -std=c++17 and the same flags, linked with the C harness.
 set -u
 mode=${1:-asan}
 [ $# -gt 0 ] && shift
@@ -26,6 +29,8 @@ rel=$root/target/release
 out=$root/build/tests-c/$mode
 CC=${CC:-gcc}
 CWARN="-Wall -Wextra -Werror -std=c11 -D_POSIX_C_SOURCE=200809L"
+CXX=${CXX:-g++}
+CXXWARN="-Wall -Wextra -Werror -std=c++17"
 LIBS="-lpthread -ldl -lm"
 progs=${*:-"test_api test_events test_protocol test_queued test_lifetime test_threads test_free_race test_fork test_shutdown test_unload test_reach"}
 
@@ -60,7 +65,20 @@ unset http_proxy HTTP_PROXY https_proxy HTTPS_PROXY all_proxy ALL_PROXY no_proxy
 
 mkdir -p "$out"
 echo "== building the C tests ($mode) into build/tests-c/$mode"
+harness_o=""
 for p in $progs; do
+    if [ -f "tests-cpp/$p.cpp" ]; then
+        if [ -z "$harness_o" ]; then
+            harness_o=$out/harness.o
+            # shellcheck disable=SC2086
+            $CC $cflags $CWARN -Iinclude -Itests-c -c -o "$harness_o" tests-c/harness.c ||
+                { echo "build of the harness failed" >&2; exit 1; }
+        fi
+        # shellcheck disable=SC2086
+        $CXX $cflags $CXXWARN -Iinclude -Itests-c -Itests-cpp -o "$out/$p" "tests-cpp/$p.cpp" "$harness_o" \
+            $link $LIBS || { echo "build of $p failed" >&2; exit 1; }
+        continue
+    fi
     if [ "$p" = test_unload ]; then
         # Not linked with the library: it dlopen()s libwsnative.so itself.
         # shellcheck disable=SC2086
