@@ -663,15 +663,19 @@ def evaluate_targets(results, med, ratio) -> List[Dict[str, object]]:
         t.append({"client": who, "target": what, "value": round(value, 4), "limit": limit, "unit": unit, "met": met})
 
     if "wsnative-c" in results and not results["wsnative-c"].get("missing"):
-        add("wsnative-c", "W1 p50 ≤ 1.05 × Rust", ratio("wsnative-c", "W1", "p50_us"), 1.05, True, "×")
-        add("wsnative-c", "W2 ≥ 0.9 × Rust", ratio("wsnative-c", "W2", "msgs_per_s"), 0.9, False, "×")
-        add("wsnative-c", "W3 ≥ 0.9 × Rust", ratio("wsnative-c", "W3", "msgs_per_s"), 0.9, False, "×")
+        add("wsnative-c", "W1 p50 ≤ 1.0 × Rust", ratio("wsnative-c", "W1", "p50_us"), 1.0, True, "×")
+        add("wsnative-c", "W2 ≥ 1.2 × Rust", ratio("wsnative-c", "W2", "msgs_per_s"), 1.2, False, "×")
+        add("wsnative-c", "W3 ≥ 1.0 × Rust", ratio("wsnative-c", "W3", "msgs_per_s"), 1.0, False, "×")
         add("wsnative-c", "W4 ≥ 0.95 × raw TCP", ratio("wsnative-c", "W4", "mib_per_s", "raw-tcp"), 0.95, False, "×")
         t.append({"client": "(for W4)", "target": "Rust tokio-tungstenite vs raw TCP, for comparison",
                   "value": ratio("rust", "W4", "mib_per_s", "raw-tcp"), "unit": "×", "met": None, "info": True})
         t.append({"client": "(for W4)", "target": "WebSocket bound vs raw TCP, for comparison",
                   "value": ratio("ws-bound", "W4", "mib_per_s", "raw-tcp"), "unit": "×", "met": None, "info": True})
-        add("wsnative-c", "W5 ≤ 11 KiB per connection", med("wsnative-c", "W5", "kib_per_conn"), 11, True, "KiB")
+        add("wsnative-c", "W2s ≥ 1.2 × Rust (TLS)", ratio("wsnative-c", "W2s", "msgs_per_s"), 1.2, False, "×")
+        # There is no raw TLS reference: over TLS, W4 is held to 0.95 × the
+        # Rust client with rustls.
+        add("wsnative-c", "W4s ≥ 0.95 × Rust (TLS)", ratio("wsnative-c", "W4s", "mib_per_s"), 0.95, False, "×")
+        add("wsnative-c", "W5 ≤ 9 KiB per connection", med("wsnative-c", "W5", "kib_per_conn"), 9, True, "KiB")
     peers = [cid for cid, e in results.items() if e["group"] == "python" and not e.get("missing")]
     for cid, e in results.items():
         if e["group"] != "python-wsnative" or e.get("missing"):
