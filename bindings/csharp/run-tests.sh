@@ -1,7 +1,7 @@
 #!/bin/sh
-# Builds the C# binding's tests and the C# chat example with Debian's Mono C#
-# compiler (mcs, package mono-mcs; make deps installs it) and runs them under
-# the Mono runtime against the bundled test server (scripts/with-server.sh):
+# Builds the C# binding's tests, the C# chat example and the README's Unity
+# and Godot examples with Debian's Mono C# compiler (mcs, package mono-mcs;
+# make deps installs it) and runs the first two under the Mono runtime against the bundled test server (scripts/with-server.sh):
 # bindings/csharp/tests/Tests.cs against the echo server, then
 # examples-csharp/Chat.cs --once against the chat server. Needs `make lib`.
 # Exits non-zero on any failure. WSNATIVE_TEST_ONLY=substring runs only the
@@ -22,6 +22,23 @@ mcs -nologo -warn:4 -warnaserror -debug -r:System.dll -r:System.Core.dll \
     -out:"$out/WsNativeTests.exe" bindings/csharp/WsNative.cs bindings/csharp/tests/Tests.cs
 mcs -nologo -warn:4 -warnaserror -debug -r:System.dll -r:System.Core.dll \
     -out:"$out/Chat.exe" bindings/csharp/WsNative.cs examples-csharp/Chat.cs
+# The README's Unity MonoBehaviour and Godot Node compile with WsNative.cs
+# (against stubs of the few engine types they use; Unity's build defines
+# UNITY_5_3_OR_NEWER and brings AOT.MonoPInvokeCallbackAttribute).
+python3 - "$out" <<'PY'
+import re, sys
+text = open("README.md", encoding="utf-8").read()
+for name, heading in (("unity", "Unity:"), ("godot", "Godot 4 (C#):")):
+    m = re.search("\n" + re.escape(heading) + "\n\n```csharp\n(.*?)```", text, re.S)
+    if not m:
+        sys.exit("README.md: no C# example after '%s'" % heading)
+    open("%s/readme_%s.cs" % (sys.argv[1], name), "w", encoding="utf-8").write(m.group(1))
+PY
+mcs -nologo -warn:4 -warnaserror -target:library -define:UNITY_5_3_OR_NEWER -r:System.dll -r:System.Core.dll \
+    -out:"$out/ReadmeUnity.dll" bindings/csharp/WsNative.cs bindings/csharp/tests/EngineStubs.cs "$out/readme_unity.cs"
+mcs -nologo -warn:4 -warnaserror -target:library -r:System.dll -r:System.Core.dll \
+    -out:"$out/ReadmeGodot.dll" bindings/csharp/WsNative.cs bindings/csharp/tests/EngineStubs.cs "$out/readme_godot.cs"
+echo "README examples (Unity, Godot): compiled"
 
 # The tests talk to their own loopback servers: no proxy from the caller's
 # environment (which wsnative reads as curl does) may come between.
