@@ -102,6 +102,26 @@ namespace WsNative
         event WebSocketCloseEventHandler OnClose;
 
         WebSocketState State { get; }
+
+        Task Connect();
+        Task Close(WebSocketCloseCode code = WebSocketCloseCode.Normal, string reason = null);
+        Task Send(byte[] data);
+        Task SendText(string message);
+    }
+
+    public static class WebSocketHelpers
+    {
+        /// <summary>NativeWebSocket's mapping: a code without a name becomes
+        /// Undefined (the events of this file keep the number instead).</summary>
+        public static WebSocketCloseCode ParseCloseCodeEnum(int closeCode)
+        {
+            return Enum.IsDefined(typeof(WebSocketCloseCode), closeCode) ? (WebSocketCloseCode)closeCode : WebSocketCloseCode.Undefined;
+        }
+    }
+
+    public static class WebSocketFactory
+    {
+        public static WebSocket CreateInstance(string url) { return new WebSocket(url); }
     }
 
     // ------------------------------------------------------------------

@@ -74,6 +74,8 @@ static class Tests
             T("unreferenced_queued_sockets_collected", UnreferencedQueuedCollected),
             T("immediate_dispatch", ImmediateDispatch),
             T("immediate_unreferenced_lives_until_close", ImmediateUnreferenced),
+            T("immediate_handler_exception_reported", ImmediateHandlerException),
+            T("cancel_connection", CancelConnection),
             T("shutdown", ShutdownLast),
         };
         string only = Environment.GetEnvironmentVariable("WSNATIVE_TEST_ONLY");
@@ -305,7 +307,22 @@ static class Tests
         Check(typeof(WebSocketInvalidStateException).IsAssignableFrom(typeof(InvalidStateError)), "InvalidStateError is a WebSocketInvalidStateException");
         Check(typeof(WebSocketInvalidArgumentException).IsAssignableFrom(typeof(SyntaxError)), "SyntaxError is a WebSocketInvalidArgumentException");
         Check(typeof(WebSocketInvalidArgumentException).IsAssignableFrom(typeof(InvalidAccessError)), "InvalidAccessError is a WebSocketInvalidArgumentException");
+        Eq(WebSocketHelpers.ParseCloseCodeEnum(4000), WebSocketCloseCode.Undefined, "ParseCloseCodeEnum(4000)");
+        Eq(WebSocketHelpers.ParseCloseCodeEnum(1011), WebSocketCloseCode.ServerError, "ParseCloseCodeEnum(1011)");
         ((IDisposable)i).Dispose();
+
+        // The NativeWebSocket 2.x interface: connect, send and close through it.
+        IWebSocket ws = WebSocketFactory.CreateInstance(Url("/"));
+        var rec = new Rec((WebSocket)ws);
+        ws.Connect();
+        Check(Pump((WebSocket)ws, () => rec.Count("open") == 1), "open through IWebSocket");
+        ws.SendText("via the interface");
+        ws.Send(new byte[] { 9 });
+        Check(Pump((WebSocket)ws, () => rec.Messages.Count == 2), "echoes");
+        ws.Close(WebSocketCloseCode.Normal, "bye");
+        Check(Pump((WebSocket)ws, () => rec.Closed), "closed");
+        Eq(rec.CloseEx != null ? rec.CloseEx.Code : 0, 1000, "code");
+        ((WebSocket)ws).Dispose();
     }
 
     static void EchoTextAndBinary()
@@ -767,6 +784,9 @@ static class Tests
         var ws = new WebSocket(Url("/"));
         var rec = new Rec(ws);
         ws.OnTextMessage += t => { if (t == "boom") throw new InvalidOperationException("boom from a handler"); };
+        // DispatchMessageQueue() from inside a handler of the same socket does
+        // nothing (the library refuses to re-enter: WOULD_DEADLOCK).
+        ws.OnOpen += () => ws.DispatchMessageQueue();
         ws.Connect();
         Check(Pump(ws, () => rec.Count("open") == 1), "open");
         ws.SendText("boom");
@@ -991,6 +1011,57 @@ static class Tests
         Check(done.IsSet, "OnClose ran");
         Eq(got[0], "late hello", "the message arrived although nothing referenced the socket");
         Check(server.Wait(5000), "server done");
+    }
+
+    static void ImmediateHandlerException()
+    {
+        // A handler on a library thread has no caller to throw to: the
+        // exception goes to WebSocket.OnHandlerException, and the socket goes on.
+        var reported = new List<Exception>();
+        Action<WebSocket, Exception> sink = (w, e) => { lock (reported) reported.Add(e); };
+        WebSocket.OnHandlerException += sink;
+        try
+        {
+            var ws = new WebSocket(Url("/hello"), new WebSocketOptions { Dispatch = WebSocketDispatch.Immediate });
+            var done = new ManualResetEventSlim();
+            ws.OnTextMessage += t =>
+            {
+                ws.Close();
+                throw new InvalidOperationException("thrown on a library thread");
+            };
+            ws.OnClose += c => done.Set();
+            ws.Connect();
+            Check(done.Wait(10000), "closed");
+            lock (reported)
+            {
+                Eq(reported.Count, 1, "one exception reported");
+                Check(reported.Count == 1 && reported[0].Message == "thrown on a library thread", "the handler's exception");
+            }
+            ws.DispatchMessageQueue(); // nothing to rethrow in immediate mode
+            ws.Dispose();
+        }
+        finally
+        {
+            WebSocket.OnHandlerException -= sink;
+        }
+    }
+
+    static void CancelConnection()
+    {
+        // NativeWebSocket's CancelConnection(): fails a connection still
+        // connecting, closes an open one with 1000.
+        var ws = new WebSocket(Url("/"));
+        var rec = new Rec(ws) { Reconnects = true };
+        ws.Connect();
+        ws.CancelConnection();
+        Check(Pump(ws, () => rec.Closed), "closed");
+        Eq(rec.Sequence, "error,errorEx,close,closeEx", "cancelled while connecting");
+        ws.Connect();
+        Check(Pump(ws, () => rec.Count("open") == 1), "open");
+        ws.CancelConnection();
+        Check(Pump(ws, () => rec.Count("close") == 2), "closed again");
+        Eq(rec.CloseEx != null ? rec.CloseEx.Code : 0, 1000, "cancelled while open: 1000");
+        ws.Dispose();
     }
 
     static void ShutdownLast()
