@@ -647,7 +647,7 @@ namespace WsNative
         public WebSocket(string url, WebSocketOptions options) : this(url, (List<string>)null, null, options) { }
 
         /// <summary>The library's version, e.g. "0.1.0".</summary>
-        public static string NativeVersion { get { return Native.Utf8(Native.ws_version()); } }
+        public static string NativeVersion { get { return exitHook ? Native.Utf8(Native.ws_version()) : ""; } }
 
         /// <summary>Native sockets not yet released (diagnostics and tests).</summary>
         public static int LiveNativeSockets { get { return Volatile.Read(ref liveSockets); } }
@@ -1086,6 +1086,19 @@ namespace WsNative
         {
             GCHandle.FromIntPtr(userdata).Free();
             Interlocked.Decrement(ref liveCallbackHandles);
+        }
+
+        // At process exit, sockets still open are closed and the library's
+        // threads joined (ws_shutdown), before the runtime shuts down: an
+        // immediate socket's library thread must not call into a runtime that
+        // is going away (Mono then hangs at exit), and no finalizer's
+        // ws_free() may wait for such a callback.
+        static readonly bool exitHook = HookProcessExit();
+
+        static bool HookProcessExit()
+        {
+            AppDomain.CurrentDomain.ProcessExit += (sender, e) => Native.ws_shutdown(1000);
+            return true;
         }
 
         // The delegates handed to native code: static methods, held in static

@@ -31,6 +31,7 @@ static class Tests
 
     static int Main(string[] args)
     {
+        if (args.Length == 2 && args[0] == "--exit-with-open-sockets") return ExitWithOpenSockets(args[1]);
         if (args.Length != 1)
         {
             Console.Error.WriteLine("usage: WsNativeTests.exe ECHO_URL");
@@ -76,6 +77,7 @@ static class Tests
             T("immediate_unreferenced_lives_until_close", ImmediateUnreferenced),
             T("immediate_handler_exception_reported", ImmediateHandlerException),
             T("cancel_connection", CancelConnection),
+            T("process_exit_with_open_sockets", ProcessExitWithOpenSockets),
             T("shutdown", ShutdownLast),
         };
         string only = Environment.GetEnvironmentVariable("WSNATIVE_TEST_ONLY");
@@ -1062,6 +1064,51 @@ static class Tests
         Check(Pump(ws, () => rec.Count("close") == 2), "closed again");
         Eq(rec.CloseEx != null ? rec.CloseEx.Code : 0, 1000, "cancelled while open: 1000");
         ws.Dispose();
+    }
+
+    // The child of process_exit_with_open_sockets: returns from Main with a
+    // queued socket open (a message waiting in its queue) and an immediate
+    // socket in the middle of an echo ping-pong, none disposed.
+    static int ExitWithOpenSockets(string url)
+    {
+        var queued = new WebSocket(url);
+        bool open = false;
+        queued.OnOpen += () => open = true;
+        queued.Connect();
+        var immediate = new WebSocket(url, new WebSocketOptions { Dispatch = WebSocketDispatch.Immediate });
+        immediate.OnOpen += () => immediate.SendText("ping");
+        immediate.OnTextMessage += t => immediate.SendText(t);
+        immediate.Connect();
+        for (int i = 0; i < 500 && !open; i++)
+        {
+            queued.DispatchMessageQueue();
+            Thread.Sleep(10);
+        }
+        queued.SendText("left in the queue");
+        Thread.Sleep(100);
+        Console.WriteLine("returning from Main, open=" + open);
+        return open ? 0 : 1;
+    }
+
+    static void ProcessExitWithOpenSockets()
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("mono", "--debug \"" + typeof(Tests).Assembly.Location + "\" --exit-with-open-sockets " + Url("/"))
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+        };
+        using (var child = System.Diagnostics.Process.Start(psi))
+        {
+            string output = child.StandardOutput.ReadToEndAsync().Wait(15000) ? "" : null;
+            bool exited = child.WaitForExit(15000);
+            if (!exited) child.Kill();
+            Check(exited, "the process exits within 15 s with sockets open (no hang in the runtime's shutdown)");
+            if (exited)
+            {
+                Eq(child.ExitCode, 0, "exit status");
+            }
+            Check(output != null, "its output ended");
+        }
     }
 
     static void ShutdownLast()
