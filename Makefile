@@ -14,12 +14,12 @@ CXX     ?= g++
 CXXWARN := -Wall -Wextra -Werror -std=c++17
 CBINDGEN_VERSION := 0.29.4
 
-.PHONY: all deps lib demo chat-demo chat-test test test-rust test-c test-c-valgrind test-cpp test-cpp-valgrind test-python test-browser fuzz lint header header-check autobahn autobahn-quick bench bench-tls-setup clean
+.PHONY: all deps lib demo chat-demo chat-test test test-rust test-c test-c-valgrind test-cpp test-cpp-valgrind test-python test-csharp test-browser fuzz lint header header-check autobahn autobahn-quick bench bench-tls-setup clean
 
 all: lib
 
 # Test tools: valgrind, chromium, openssl, tinyproxy, microsocks,
-# nlohmann-json3-dev (apt),
+# nlohmann-json3-dev, mono (apt),
 # cbindgen and cargo-fuzz
 # (cargo). Idempotent; nothing happens when all are there.
 deps:
@@ -141,6 +141,12 @@ fuzz: deps
 test-python:
 	bash bindings/python/run-tests.sh
 
+# The C# binding (bindings/csharp/WsNative.cs): its tests and the C# chat
+# example, built with Debian's Mono C# compiler and run under Mono against
+# the bundled servers (bindings/csharp/run-tests.sh; mono from make deps).
+test-csharp: deps lib
+	@sh bindings/csharp/run-tests.sh
+
 # Memory bounds against hostile servers (tests-memory/README.md): every
 # dispatch mode x every hostile stream, 10 s each, 3 at a time (about 3
 # minutes). The Python cells use the venv that test-python builds.
@@ -153,7 +159,7 @@ test-memory: lib $(BUILD)/tests-memory/client
 	$(PYTHON) tests-memory/matrix.py --c-client $(BUILD)/tests-memory/client --python $(PY_VENV) --logs $(BUILD)/tests-memory
 
 # Every test of the project; what CI runs (through .ci/run). deps comes first.
-TEST_SUITES := lint header-check test-rust demo test-python test-memory test-browser fuzz test-c test-cpp test-c-valgrind test-cpp-valgrind chat-test autobahn-quick
+TEST_SUITES := lint header-check test-rust demo test-python test-memory test-browser fuzz test-c test-cpp test-c-valgrind test-cpp-valgrind chat-test test-csharp autobahn-quick
 test: deps
 	@sh scripts/timed-suites.sh "$(MAKE)" $(TEST_SUITES)
 

@@ -9,7 +9,10 @@
 #                    CONNECT proxy with Basic auth) and microsocks (SOCKS5
 #                    with auth) for the proxy tests, started on loopback;
 #                    nlohmann-json3-dev (header-only JSON for the C++ chat
-#                    example, examples-cpp/chat.cpp)
+#                    example, examples-cpp/chat.cpp); mono-mcs and
+#                    mono-runtime (the Mono C# compiler, which brings the
+#                    System and System.Core assemblies, and the runtime, for
+#                    the C# binding's tests; about 35 s cold)
 #   cargo tools:     cbindgen 0.29.4 (pinned: the committed header must be
 #                    its exact output), cargo-fuzz 0.13.2
 #
@@ -34,6 +37,8 @@ command -v openssl >/dev/null 2>&1 || apt_missing+=(openssl)
 [ -x /usr/bin/tinyproxy ] || command -v tinyproxy >/dev/null 2>&1 || apt_missing+=(tinyproxy)
 command -v microsocks >/dev/null 2>&1 || apt_missing+=(microsocks)
 [ -f /usr/include/nlohmann/json.hpp ] || apt_missing+=(nlohmann-json3-dev)
+command -v mcs >/dev/null 2>&1 || apt_missing+=(mono-mcs)
+command -v mono >/dev/null 2>&1 || apt_missing+=(mono-runtime)
 
 if [ ${#apt_missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -65,4 +70,4 @@ if ! command -v cargo-fuzz >/dev/null 2>&1 || ! cargo-fuzz --version | grep -q "
   "$CARGO" install --quiet cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
 fi
 
-say "all present (valgrind, chromium, openssl, tinyproxy, microsocks, cbindgen $CBINDGEN_VERSION, cargo-fuzz $CARGO_FUZZ_VERSION)"
+say "all present (valgrind, chromium, openssl, tinyproxy, microsocks, nlohmann-json3-dev, mono, cbindgen $CBINDGEN_VERSION, cargo-fuzz $CARGO_FUZZ_VERSION)"
