@@ -684,6 +684,21 @@ ws_result ws_new(const char *url,
                  const struct ws_callbacks *callbacks,
                  struct ws_socket **out);
 
+// Checks what `new WebSocket(url, protocols)` checks before it connects,
+// without connecting: WS_RESULT_OK when ws_new() with these arguments
+// would not fail synchronously for them, otherwise the same result code
+// and message (ws_last_error()) ws_new() would give: WS_RESULT_SYNTAX_ERROR,
+// WS_RESULT_INVALID_UTF8, WS_RESULT_NULL_ARGUMENT or
+// WS_RESULT_INVALID_LENGTH. For bindings whose constructor throws before
+// the program connects (a C# `new WebSocket(url)` followed by `Connect()`).
+//
+// `url` and `protocols` are as for ws_new(), borrowed for the call. Any
+// thread; never blocks.
+//
+// # Safety
+// Pointers must be NULL or valid as described.
+ws_result ws_validate(const char *url, const char *const *protocols, size_t protocol_count);
+
 // Sends a text message (`len` bytes of UTF-8 at `text`, copied; NUL bytes
 // are allowed and no terminator is needed). Like the browser's send():
 // WS_RESULT_INVALID_STATE_ERROR while CONNECTING (nothing queued); queued

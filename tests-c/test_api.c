@@ -122,6 +122,17 @@ static void expect_new_fails(const char *file, int line, const char *url, const 
         h_fail(file, line, "ws_last_error() is readable", "url '%s': '%s'", what, msg ? msg : "(null)");
     if (r->finalized) h_fail(file, line, "no finalizer when ws_new fails", "url '%s'", what);
     if (rec_n(r)) h_fail(file, line, "no callback when ws_new fails", "url '%s'", what);
+    /* ws_validate() refuses the same arguments with the same code and
+     * message, without connecting. */
+    char new_msg[512];
+    snprintf(new_msg, sizeof new_msg, "%s", msg ? msg : "");
+    ws_result v = ws_validate(url, protocols, n);
+    if (v != expected)
+        h_fail(file, line, "ws_validate result", "url '%s': got %s, expected %s (%s)", what, ws_result_str(v),
+               ws_result_str(expected), ws_last_error());
+    else if (strcmp(ws_last_error(), new_msg) != 0)
+        h_fail(file, line, "ws_validate message", "url '%s': '%s' instead of ws_new's '%s'", what, ws_last_error(),
+               new_msg);
     rec_unref(r);
 }
 #define EXPECT_NEW_FAILS(url, protos, n, expected) \
@@ -179,6 +190,8 @@ static void test_ctor_invalid_protocols(void) {
     /* Every tchar is fine, and so are distinct names. */
     rec_t *r = rec_new();
     const char *good[] = {"chat", "v2.json", "!#$%&'*+-.^_`|~", "A1"};
+    CHECK_RES(ws_validate(url, good, 4), WS_RESULT_OK);
+    CHECK_RES(ws_validate("https://example.com/?q=1", NULL, 0), WS_RESULT_OK);
     CHECK_RES(rec_open(r, url, good, 4, NULL), WS_RESULT_OK);
     CHECK(r->ws != NULL);
     ws_free(r->ws);

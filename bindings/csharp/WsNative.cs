@@ -633,8 +633,9 @@ namespace WsNative
             : this(url, subprotocols, headers, null) { }
 
         /// <summary>With options (null: every default, queued dispatch).
-        /// Nothing connects before Connect(), which validates the URL and the
-        /// subprotocols (SyntaxError) and the options.</summary>
+        /// The URL and the subprotocols are checked here, as the browser's
+        /// constructor checks them (SyntaxError); nothing connects before
+        /// Connect(), which also checks the options.</summary>
         public WebSocket(string url, List<string> subprotocols, Dictionary<string, string> headers, WebSocketOptions options)
         {
             if (url == null) throw new ArgumentNullException("url");
@@ -642,6 +643,25 @@ namespace WsNative
             this.subprotocols = subprotocols == null ? new List<string>() : new List<string>(subprotocols);
             this.headers = headers == null ? new Dictionary<string, string>() : new Dictionary<string, string>(headers);
             this.options = options ?? new WebSocketOptions();
+            Validate(url, this.subprotocols);
+        }
+
+        static void Validate(string url, List<string> subprotocols)
+        {
+            byte[] urlz = Native.Utf8Z(url, "URL", true);
+            var protocols = new IntPtr[subprotocols.Count];
+            try
+            {
+                for (int i = 0; i < protocols.Length; i++)
+                    protocols[i] = Native.AllocUtf8Z(subprotocols[i], "subprotocol");
+                uint r = Native.ws_validate(urlz, protocols.Length == 0 ? null : protocols, new UIntPtr((uint)protocols.Length));
+                if (r != 0) throw WsNativeException.From((WsResult)r, "new WebSocket()");
+            }
+            finally
+            {
+                foreach (IntPtr p in protocols)
+                    if (p != IntPtr.Zero) Marshal.FreeHGlobal(p);
+            }
         }
 
         public WebSocket(string url, WebSocketOptions options) : this(url, (List<string>)null, null, options) { }
@@ -1180,6 +1200,8 @@ namespace WsNative
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint ws_new(byte[] url, IntPtr[] protocols, UIntPtr protocolCount, IntPtr options, ref Callbacks callbacks, out IntPtr socket);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint ws_validate(byte[] url, IntPtr[] protocols, UIntPtr protocolCount);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint ws_send_text(IntPtr socket, byte[] text, UIntPtr len);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint ws_send_binary(IntPtr socket, byte[] data, UIntPtr len);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint ws_close(IntPtr socket, ushort code, byte[] reason);

@@ -10,7 +10,7 @@ use std::ffi::{c_char, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use wsnative_core::{runtime, Event, EventQueue, Options, ReadyState, WebSocket};
+use wsnative_core::{runtime, validate, Event, EventQueue, Options, ReadyState, WebSocket};
 
 /// The largest message ws_send_text() and ws_send_binary() accept:
 /// `PTRDIFF_MAX - 14` bytes (WS_MAX_SEND_LENGTH in the header), so that the
@@ -182,31 +182,10 @@ pub unsafe extern "C" fn ws_new(
     ffi_result!({
         non_null!(out, "out");
         *out = std::ptr::null_mut();
-        non_null!(url, "url");
-        if protocol_count > 0 {
-            non_null!(protocols, "protocols");
-        }
-        let url = match c_str(url, "URL") {
-            Ok(s) => s,
+        let (url, names) = match url_and_protocols(url, protocols, protocol_count) {
+            Ok(v) => v,
             Err(r) => return r,
         };
-        if protocol_count > MAX_PROTOCOLS {
-            return fail(
-                ws_result::InvalidLength,
-                &format!("protocol_count {protocol_count} is larger than any array can be"),
-            );
-        }
-        let mut names = Vec::with_capacity(protocol_count.min(16));
-        for i in 0..protocol_count {
-            let p = *protocols.add(i);
-            if p.is_null() {
-                return fail(ws_result::NullArgument, &format!("protocols[{i}] is NULL"));
-            }
-            match c_str(p, "subprotocol") {
-                Ok(s) => names.push(s),
-                Err(r) => return r,
-            }
-        }
         let (opts, mode) = match options.as_ref() {
             Some(o) => (o.core.clone(), o.dispatch),
             None => (Options::default(), ws_dispatch::Immediate),
@@ -259,6 +238,70 @@ pub unsafe extern "C" fn ws_new(
         drop(guard);
         ws_result::Ok
     })
+}
+
+/// Checks what `new WebSocket(url, protocols)` checks before it connects,
+/// without connecting: WS_RESULT_OK when ws_new() with these arguments
+/// would not fail synchronously for them, otherwise the same result code
+/// and message (ws_last_error()) ws_new() would give: WS_RESULT_SYNTAX_ERROR,
+/// WS_RESULT_INVALID_UTF8, WS_RESULT_NULL_ARGUMENT or
+/// WS_RESULT_INVALID_LENGTH. For bindings whose constructor throws before
+/// the program connects (a C# `new WebSocket(url)` followed by `Connect()`).
+///
+/// `url` and `protocols` are as for ws_new(), borrowed for the call. Any
+/// thread; never blocks.
+///
+/// # Safety
+/// Pointers must be NULL or valid as described.
+#[no_mangle]
+pub unsafe extern "C" fn ws_validate(
+    url: *const c_char,
+    protocols: *const *const c_char,
+    protocol_count: usize,
+) -> ws_result {
+    ffi_result!({
+        let (url, names) = match url_and_protocols(url, protocols, protocol_count) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        match validate::parse_url(url).and_then(|_| validate::check_protocols(&names)) {
+            Ok(()) => ws_result::Ok,
+            Err(e) => fail_with(e),
+        }
+    })
+}
+
+/// The URL and subprotocol names of ws_new() and ws_validate(), as UTF-8.
+///
+/// # Safety
+/// As for ws_new().
+unsafe fn url_and_protocols<'a>(
+    url: *const c_char,
+    protocols: *const *const c_char,
+    protocol_count: usize,
+) -> Result<(&'a str, Vec<&'a str>), ws_result> {
+    if url.is_null() {
+        return Err(fail(ws_result::NullArgument, "the argument 'url' is NULL"));
+    }
+    if protocol_count > 0 && protocols.is_null() {
+        return Err(fail(ws_result::NullArgument, "the argument 'protocols' is NULL"));
+    }
+    let url = c_str(url, "URL")?;
+    if protocol_count > MAX_PROTOCOLS {
+        return Err(fail(
+            ws_result::InvalidLength,
+            &format!("protocol_count {protocol_count} is larger than any array can be"),
+        ));
+    }
+    let mut names = Vec::with_capacity(protocol_count.min(16));
+    for i in 0..protocol_count {
+        let p = *protocols.add(i);
+        if p.is_null() {
+            return Err(fail(ws_result::NullArgument, &format!("protocols[{i}] is NULL")));
+        }
+        names.push(c_str(p, "subprotocol")?);
+    }
+    Ok((url, names))
 }
 
 /// More subprotocol names than any array of pointers can hold.

@@ -500,17 +500,15 @@ static class Tests
 
     static void BadUrls()
     {
+        // The constructor throws, as the browser's does.
         foreach (string url in new[] { "not a url", "ftp://127.0.0.1/", "ws://127.0.0.1/#frag", "ws://127.0.0.1/#", "ws://[::1/", "ws://a\0b/" })
         {
-            var ws = new WebSocket(url);
-            var e = Throws<SyntaxError>(() => ws.Connect(), "Connect() " + url);
+            var e = Throws<SyntaxError>(() => new WebSocket(url), "new WebSocket(" + url + ")");
             if (e != null)
             {
                 Eq(e.Result, WsResult.SyntaxError, "Result");
                 Check(e.Message.StartsWith("SyntaxError"), "message names the DOMException: " + e.Message);
             }
-            Eq(ws.State, WebSocketState.Closed, "no connection");
-            ws.Dispose();
         }
         // Caught as NativeWebSocket's and as wsnative's base classes.
         try
@@ -524,9 +522,7 @@ static class Tests
         }
         foreach (var protocols in new[] { new List<string> { "a b" }, new List<string> { "x", "x" }, new List<string> { "" } })
         {
-            var ws = new WebSocket(Url("/"), protocols);
-            Throws<SyntaxError>(() => ws.Connect(), "subprotocols [" + string.Join("|", protocols) + "]");
-            ws.Dispose();
+            Throws<SyntaxError>(() => new WebSocket(Url("/"), protocols), "subprotocols [" + string.Join("|", protocols) + "]");
         }
         Eq(WebSocket.LiveCallbackHandles, 0, "a failed Connect() frees its GCHandle");
         Eq(WebSocket.LiveNativeSockets, 0, "a failed Connect() makes no socket");
