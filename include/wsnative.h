@@ -737,6 +737,20 @@ ws_result ws_send_binary(struct ws_socket *socket, const uint8_t *data, size_t l
 // `socket` must come from ws_new(); `reason` NULL or a NUL-terminated string.
 ws_result ws_close(struct ws_socket *socket, uint16_t code, const char *reason);
 
+// ws_close() with a reason of `reason_len` bytes of UTF-8 that may hold
+// NUL characters, as the browser's reason may (U+0000 is a valid
+// character): `reason` is NULL only when `reason_len` is 0 (no reason).
+// Same rules, results and effects as ws_close(); invalid UTF-8 is
+// WS_RESULT_INVALID_UTF8. The bytes are copied. Never blocks.
+//
+// # Safety
+// `socket` must come from ws_new(); `reason` must point to `reason_len`
+// readable bytes (NULL is fine when `reason_len` is 0).
+ws_result ws_close_with_reason(struct ws_socket *socket,
+                               uint16_t code,
+                               const uint8_t *reason,
+                               size_t reason_len);
+
 // The socket's readyState, as the application has been told it (as in the
 // browser, which changes it in the task that fires the event): OPEN once
 // on_open has been dispatched; CLOSING at once when ws_close() is called,

@@ -427,7 +427,8 @@ class SocketApi {
     }
     void close(std::uint16_t code, std::string_view reason) const {
         if (code == 0) throw InvalidAccessError("close code 0 is neither 1000 nor in 3000..4999");
-        check(ws_close(h_, code, c_string<SyntaxError>(reason, "the close reason").c_str()));
+        // The reason's length travels with it: it may hold NUL characters.
+        check(ws_close_with_reason(h_, code, reinterpret_cast<const std::uint8_t *>(reason.data()), reason.size()));
     }
 
     // Queued dispatch: runs the waiting handlers on this thread and returns

@@ -434,6 +434,29 @@ static void test_close_validation(void) {
     CHECK(c.clean);
     finish(r);
 
+    /* ws_close_with_reason(): a reason holding NUL characters (valid
+     * UTF-8, as the browser allows) reaches the server whole: the echo
+     * server answers with the same code and reason. */
+    static const char nul_reason[] = {'a', 0, 'b', 0};
+    r = open_rec(h_echo_url("/"), NULL, 0, NULL);
+    REQUIRE(r);
+    WAIT(r, EV_OPEN, 1);
+    CHECK_RES(ws_close_with_reason(r->ws, 1000, (const uint8_t *)"\xff", 1), WS_RESULT_INVALID_UTF8);
+    CHECK_RES(ws_close_with_reason(r->ws, 1000, NULL, 5), WS_RESULT_NULL_ARGUMENT);
+    CHECK_RES(ws_close_with_reason(r->ws, 1000, (const uint8_t *)r124, 124), WS_RESULT_SYNTAX_ERROR);
+    CHECK_RES(ws_close_with_reason(r->ws, 999, NULL, 0), WS_RESULT_INVALID_ACCESS_ERROR);
+    CHECK_EQ(ws_ready_state(r->ws), WS_STATE_OPEN);
+    CHECK_RES(ws_close_with_reason(r->ws, 4000, (const uint8_t *)nul_reason, sizeof nul_reason), WS_RESULT_OK);
+    WAIT(r, EV_CLOSE, 1);
+    int n = rec_find(r, EV_CLOSE, 0);
+    if (n >= 0) {
+        event_t e = rec_get(r, (size_t)n);
+        CHECK_EQ(e.code, 4000);
+        CHECK_EQ(e.len, sizeof nul_reason);
+        CHECK(e.len == sizeof nul_reason && memcmp(e.data, nul_reason, sizeof nul_reason) == 0);
+    }
+    finish(r);
+
     /* 3000 and 4999 are the bounds of the valid range. */
     static const uint16_t good[] = {3000, 4999};
     for (int i = 0; i < 2; i++) {

@@ -111,7 +111,6 @@ static void test_send_and_close_errors(void) {
     for (int i = 0; i < 62; i++) e_acute_62 += "\xc3\xa9";
     CHECK_THROWS(wsnative::SyntaxError, ws.close(1000, e_acute_62));
     CHECK_THROWS(wsnative::InvalidUtf8Error, ws.close(1000, "\xff"));
-    CHECK_THROWS(wsnative::SyntaxError, ws.close(1000, std::string_view("a\0b", 3)));
     CHECK(ws.ready_state() == ReadyState::Open);  // none of these closed it
     ws.send("still open");
     REQUIRE(r->poll_until(ws, Kind::Message, 1, 5000));

@@ -128,7 +128,7 @@ static void test_close_codes(void) {
         auto r = Recorder::make();
         r->hook = [](wsnative::WebSocketRef ws, const Event &e) {
             if (e.kind == Kind::Open) {
-                ws.close(3000, "r\xc3\xa9sum\xc3\xa9");
+                ws.close(3000, std::string_view("r\xc3\xa9s\0um\xc3\xa9", 10));
                 CHECK(ws.ready_state() == ReadyState::Closing);
                 ws.close(1000, "again");  // CLOSING: nothing happens
             }
@@ -137,7 +137,7 @@ static void test_close_codes(void) {
         REQUIRE(r->wait(Kind::Close, 1, 5000));
         auto c = r->nth(Kind::Close);
         CHECK_EQ(c->code, 3000);
-        CHECK(c->data == "r\xc3\xa9sum\xc3\xa9");
+        CHECK(c->data == std::string_view("r\xc3\xa9s\0um\xc3\xa9", 10));  // a NUL inside, as the browser allows
         CHECK(c->clean);
         CHECK_ORDER(r);
     }

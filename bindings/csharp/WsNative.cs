@@ -834,7 +834,8 @@ namespace WsNative
         {
             int c = (int)code;
             if (c < 0 || c > 65535) throw new InvalidAccessError("InvalidAccessError: close code " + c + " is not 1000 or 3000-4999");
-            byte[] reasonz = reason == null ? null : Native.Utf8Z(reason, "close reason", true);
+            // The reason's length travels with it: it may hold NUL characters.
+            byte[] reasonBytes = reason == null ? null : Encoding.UTF8.GetBytes(reason);
             WsSocketHandle h;
             TaskCompletionSource<bool> tcs;
             lock (gate) tcs = closed;
@@ -842,7 +843,8 @@ namespace WsNative
             uint r;
             try
             {
-                r = Native.ws_close(h.DangerousGetHandle(), (ushort)c, reasonz);
+                r = Native.ws_close_with_reason(h.DangerousGetHandle(), (ushort)c, reasonBytes,
+                                                new UIntPtr((uint)(reasonBytes == null ? 0 : reasonBytes.Length)));
             }
             finally
             {
@@ -1205,6 +1207,7 @@ namespace WsNative
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint ws_send_text(IntPtr socket, byte[] text, UIntPtr len);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint ws_send_binary(IntPtr socket, byte[] data, UIntPtr len);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint ws_close(IntPtr socket, ushort code, byte[] reason);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint ws_close_with_reason(IntPtr socket, ushort code, byte[] reason, UIntPtr reasonLen);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint ws_ready_state(IntPtr socket);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern IntPtr ws_url(IntPtr socket);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern IntPtr ws_protocol(IntPtr socket);

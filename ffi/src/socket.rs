@@ -436,6 +436,39 @@ pub unsafe extern "C" fn ws_close(socket: *mut ws_socket, code: u16, reason: *co
     })
 }
 
+/// ws_close() with a reason of `reason_len` bytes of UTF-8 that may hold
+/// NUL characters, as the browser's reason may (U+0000 is a valid
+/// character): `reason` is NULL only when `reason_len` is 0 (no reason).
+/// Same rules, results and effects as ws_close(); invalid UTF-8 is
+/// WS_RESULT_INVALID_UTF8. The bytes are copied. Never blocks.
+///
+/// # Safety
+/// `socket` must come from ws_new(); `reason` must point to `reason_len`
+/// readable bytes (NULL is fine when `reason_len` is 0).
+#[no_mangle]
+pub unsafe extern "C" fn ws_close_with_reason(
+    socket: *mut ws_socket,
+    code: u16,
+    reason: *const u8,
+    reason_len: usize,
+) -> ws_result {
+    ffi_result!({
+        let s = socket_or!(socket, |r| r);
+        let reason = match bytes(reason, reason_len, "reason") {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        let Ok(reason) = std::str::from_utf8(reason) else {
+            return fail(ws_result::InvalidUtf8, "the close reason is not valid UTF-8");
+        };
+        let code = (code != 0).then_some(code);
+        match s.core().close(code, (!reason.is_empty()).then_some(reason)) {
+            Ok(()) => ws_result::Ok,
+            Err(e) => fail_with(e),
+        }
+    })
+}
+
 /// The socket's readyState, as the application has been told it (as in the
 /// browser, which changes it in the task that fires the event): OPEN once
 /// on_open has been dispatched; CLOSING at once when ws_close() is called,

@@ -321,9 +321,10 @@ static class Tests
         ws.SendText("via the interface");
         ws.Send(new byte[] { 9 });
         Check(Pump((WebSocket)ws, () => rec.Messages.Count == 2), "echoes");
-        ws.Close(WebSocketCloseCode.Normal, "bye");
+        ws.Close(WebSocketCloseCode.Normal, "by\0e");
         Check(Pump((WebSocket)ws, () => rec.Closed), "closed");
         Eq(rec.CloseEx != null ? rec.CloseEx.Code : 0, 1000, "code");
+        Eq(rec.CloseEx != null ? rec.CloseEx.Reason : null, "by\0e", "a reason holding NUL comes back whole");
         ((WebSocket)ws).Dispose();
     }
 
