@@ -12,7 +12,7 @@ CWARN   := -Wall -Wextra -Werror -std=c11 -D_POSIX_C_SOURCE=200809L
 LIBS    := -lpthread -ldl -lm
 CBINDGEN_VERSION := 0.29.4
 
-.PHONY: all deps lib demo chat-demo chat-test test test-rust test-c test-c-valgrind test-python test-browser fuzz lint header header-check autobahn autobahn-quick bench bench-tls-setup clean
+.PHONY: all deps lib install uninstall test-install wheel demo chat-demo chat-test test test-rust test-c test-c-valgrind test-python test-browser fuzz lint header header-check autobahn autobahn-quick bench bench-tls-setup clean
 
 all: lib
 
@@ -27,6 +27,25 @@ lib:
 
 $(BUILD):
 	mkdir -p $(BUILD)
+
+# Installs the C library (scripts/install.sh says what goes where): the shared
+# library with its SONAME libwsnative.so.0 and links, the static library, the
+# headers, wsnative.pc (pkg-config) and the CMake package (find_package).
+# DESTDIR stages the tree for packaging; the files name PREFIX.
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DESTDIR ?=
+install: lib
+	@PREFIX="$(PREFIX)" LIBDIR="$(LIBDIR)" INCLUDEDIR="$(INCLUDEDIR)" DESTDIR="$(DESTDIR)" sh scripts/install.sh install
+
+uninstall:
+	@PREFIX="$(PREFIX)" LIBDIR="$(LIBDIR)" INCLUDEDIR="$(INCLUDEDIR)" DESTDIR="$(DESTDIR)" sh scripts/install.sh uninstall
+
+# make install into build/tests-install/stage, then the examples built against
+# it with pkg-config and with CMake, and run (tests-install/run.sh).
+test-install: deps lib
+	@MAKE="$(MAKE)" sh tests-install/run.sh
 
 # Examples link the shared library (rpath set so they run in place).
 $(BUILD)/%: examples-c/%.c include/wsnative.h lib | $(BUILD)
@@ -130,7 +149,7 @@ test-memory: lib $(BUILD)/tests-memory/client
 	$(PYTHON) tests-memory/matrix.py --c-client $(BUILD)/tests-memory/client --python $(PY_VENV) --logs $(BUILD)/tests-memory
 
 # Every test of the project; what CI runs (through .ci/run). deps comes first.
-TEST_SUITES := lint header-check test-rust demo test-python test-memory test-browser fuzz test-c test-c-valgrind chat-test autobahn-quick
+TEST_SUITES := lint header-check test-rust demo test-install test-python test-memory test-browser fuzz test-c test-c-valgrind chat-test autobahn-quick
 test: deps
 	@sh scripts/timed-suites.sh "$(MAKE)" $(TEST_SUITES)
 

@@ -7,7 +7,9 @@
 #                    reference browser of the differential test), openssl
 #                    (throwaway CAs for the TLS tests), tinyproxy (HTTP
 #                    CONNECT proxy with Basic auth) and microsocks (SOCKS5
-#                    with auth) for the proxy tests, started on loopback
+#                    with auth) for the proxy tests, started on loopback,
+#                    cmake and pkg-config (programs built against the
+#                    installed library, make test-install)
 #   cargo tools:     cbindgen 0.29.4 (pinned: the committed header must be
 #                    its exact output), cargo-fuzz 0.13.2
 #
@@ -31,6 +33,8 @@ command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
 command -v openssl >/dev/null 2>&1 || apt_missing+=(openssl)
 [ -x /usr/bin/tinyproxy ] || command -v tinyproxy >/dev/null 2>&1 || apt_missing+=(tinyproxy)
 command -v microsocks >/dev/null 2>&1 || apt_missing+=(microsocks)
+command -v cmake >/dev/null 2>&1 || apt_missing+=(cmake)
+command -v pkg-config >/dev/null 2>&1 || apt_missing+=(pkgconf)
 
 if [ ${#apt_missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -62,4 +66,4 @@ if ! command -v cargo-fuzz >/dev/null 2>&1 || ! cargo-fuzz --version | grep -q "
   "$CARGO" install --quiet cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
 fi
 
-say "all present (valgrind, chromium, openssl, tinyproxy, microsocks, cbindgen $CBINDGEN_VERSION, cargo-fuzz $CARGO_FUZZ_VERSION)"
+say "all present (valgrind, chromium, openssl, tinyproxy, microsocks, cmake, pkg-config, cbindgen $CBINDGEN_VERSION, cargo-fuzz $CARGO_FUZZ_VERSION)"
