@@ -9,7 +9,9 @@
 #                    CONNECT proxy with Basic auth) and microsocks (SOCKS5
 #                    with auth) for the proxy tests, started on loopback,
 #                    cmake and pkg-config (programs built against the
-#                    installed library, make test-install)
+#                    installed library, make test-install), patchelf
+#                    (the newest CPython of Debian testing pointed at its
+#                    own glibc, scripts/debian-python.sh)
 #   cargo tools:     cbindgen 0.29.4 (pinned: the committed header must be
 #                    its exact output), cargo-fuzz 0.13.2
 #
@@ -35,6 +37,7 @@ command -v openssl >/dev/null 2>&1 || apt_missing+=(openssl)
 command -v microsocks >/dev/null 2>&1 || apt_missing+=(microsocks)
 command -v cmake >/dev/null 2>&1 || apt_missing+=(cmake)
 command -v pkg-config >/dev/null 2>&1 || apt_missing+=(pkgconf)
+command -v patchelf >/dev/null 2>&1 || apt_missing+=(patchelf)
 
 if [ ${#apt_missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -66,4 +69,4 @@ if ! command -v cargo-fuzz >/dev/null 2>&1 || ! cargo-fuzz --version | grep -q "
   "$CARGO" install --quiet cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
 fi
 
-say "all present (valgrind, chromium, openssl, tinyproxy, microsocks, cmake, pkg-config, cbindgen $CBINDGEN_VERSION, cargo-fuzz $CARGO_FUZZ_VERSION)"
+say "all present (valgrind, chromium, openssl, tinyproxy, microsocks, cmake, pkg-config, patchelf, cbindgen $CBINDGEN_VERSION, cargo-fuzz $CARGO_FUZZ_VERSION)"
