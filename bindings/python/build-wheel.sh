@@ -39,6 +39,20 @@ case $wheel in
 *-cp39-abi3-"$TAG"_x86_64.whl) ;;
 *) echo "build-wheel: unexpected wheel name $wheel" >&2; exit 1 ;;
 esac
+# The abi3 floor (pyo3's abi3-py39 feature: the cp39 tag) and the
+# requires-python of pyproject.toml (the wheel's Requires-Python) must agree.
+"$venv/bin/python" - "$wheel" <<'PY'
+import re, sys, zipfile
+wheel = sys.argv[1]
+floor = re.search(r"-cp3(\d+)-abi3-", wheel)
+with zipfile.ZipFile(wheel) as z:
+    meta = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
+    requires = re.search(r"^Requires-Python: *(.*)$", z.read(meta).decode(), re.M)
+want = ">=3.%s" % floor.group(1) if floor else None
+got = requires.group(1).strip() if requires else None
+if want is None or got != want:
+    sys.exit("build-wheel: the wheel's abi3 floor asks for %s, Requires-Python says %s" % (want, got))
+PY
 "$venv/bin/auditwheel" show "$wheel" >"$dist/auditwheel-show.txt"
 grep -q "consistent with.*\"${TAG}_x86_64\"" <(tr '\n' ' ' <"$dist/auditwheel-show.txt") || {
     cat "$dist/auditwheel-show.txt" >&2
