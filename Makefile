@@ -22,8 +22,12 @@ all: lib
 deps:
 	@bash scripts/deps.sh
 
+# The shared library carries the SONAME libwsnative.so.0 (ffi/build.rs), so
+# programs linked with it here load libwsnative.so.0: the link beside it lets
+# them run in place, as `make install` lets them run installed.
 lib:
 	$(CARGO) build --release -p wsnative -p wsnative-testserver
+	ln -sf libwsnative.so $(RELEASE)/libwsnative.so.0
 
 $(BUILD):
 	mkdir -p $(BUILD)
