@@ -14,7 +14,7 @@ CXX     ?= g++
 CXXWARN := -Wall -Wextra -Werror -std=c++17
 CBINDGEN_VERSION := 0.29.4
 
-.PHONY: all deps lib demo chat-demo chat-test test test-rust test-c test-c-valgrind test-cpp test-cpp-valgrind test-python test-csharp test-browser fuzz lint header header-check autobahn autobahn-quick bench bench-tls-setup clean
+.PHONY: all deps lib install uninstall test-install wheel demo chat-demo chat-test test test-rust test-c test-c-valgrind test-cpp test-cpp-valgrind test-python test-csharp test-browser fuzz lint header header-check autobahn autobahn-quick bench bench-tls-setup clean
 
 all: lib
 
@@ -25,11 +25,34 @@ all: lib
 deps:
 	@bash scripts/deps.sh
 
+# The shared library carries the SONAME libwsnative.so.0 (ffi/build.rs), so
+# programs linked with it here load libwsnative.so.0: the link beside it lets
+# them run in place, as `make install` lets them run installed.
 lib:
 	$(CARGO) build --release -p wsnative -p wsnative-testserver
+	ln -sf libwsnative.so $(RELEASE)/libwsnative.so.0
 
 $(BUILD):
 	mkdir -p $(BUILD)
+
+# Installs the C library (scripts/install.sh says what goes where): the shared
+# library with its SONAME libwsnative.so.0 and links, the static library, the
+# headers, wsnative.pc (pkg-config) and the CMake package (find_package).
+# DESTDIR stages the tree for packaging; the files name PREFIX.
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DESTDIR ?=
+install: lib
+	@PREFIX="$(PREFIX)" LIBDIR="$(LIBDIR)" INCLUDEDIR="$(INCLUDEDIR)" DESTDIR="$(DESTDIR)" sh scripts/install.sh install
+
+uninstall:
+	@PREFIX="$(PREFIX)" LIBDIR="$(LIBDIR)" INCLUDEDIR="$(INCLUDEDIR)" DESTDIR="$(DESTDIR)" sh scripts/install.sh uninstall
+
+# make install into build/tests-install/stage, then the examples built against
+# it with pkg-config and with CMake, and run (tests-install/run.sh).
+test-install: deps lib
+	@MAKE="$(MAKE)" sh tests-install/run.sh
 
 # Examples link the shared library (rpath set so they run in place).
 $(BUILD)/%: examples-c/%.c include/wsnative.h lib | $(BUILD)
@@ -138,8 +161,30 @@ FUZZ_SECONDS ?= 15
 fuzz: deps
 	sh fuzz/run.sh $(FUZZ_SECONDS)
 
-test-python:
-	bash bindings/python/run-tests.sh
+# The Python distribution into dist/ (bindings/python/build-wheel.sh): the
+# abi3 wheel for CPython 3.9+, tagged manylinux_2_34 (the lowest this glibc
+# build allows; `auditwheel show` must confirm it), and the sdist.
+DIST := dist
+wheel:
+	bash bindings/python/build-wheel.sh $(DIST)
+
+# The wheel of `make wheel`: every test and the stub check on the machine's
+# Python (run-tests.sh), then, in fresh venvs, the tests on the oldest CPython
+# it claims (3.9) and on the newest of Debian testing (test-other-pythons.sh,
+# interpreters from scripts/debian-python.sh). There the slowest files, the
+# flow-control and 10,000-cycle memory tests, are left to make test-wheels,
+# which runs everything on both.
+PY_OTHER_QUICK := --ignore=$(CURDIR)/bindings/python/tests/test_flow.py \
+                  --ignore=$(CURDIR)/bindings/python/tests/test_memory.py
+test-python: deps wheel
+	WSNATIVE_WHEEL="$$(ls $(DIST)/wsnative-*.whl)" bash bindings/python/run-tests.sh
+	bash bindings/python/test-other-pythons.sh "$$(ls $(DIST)/wsnative-*.whl)" oldest -q $(PY_OTHER_QUICK)
+	bash bindings/python/test-other-pythons.sh "$$(ls $(DIST)/wsnative-*.whl)" newest -q $(PY_OTHER_QUICK)
+
+.PHONY: test-wheels
+test-wheels: deps wheel
+	bash bindings/python/test-other-pythons.sh "$$(ls $(DIST)/wsnative-*.whl)" oldest
+	bash bindings/python/test-other-pythons.sh "$$(ls $(DIST)/wsnative-*.whl)" newest
 
 # The C# binding (bindings/csharp/WsNative.cs): its tests and the C# chat
 # example, built with Debian's Mono C# compiler and run under Mono against
@@ -159,7 +204,7 @@ test-memory: lib $(BUILD)/tests-memory/client
 	$(PYTHON) tests-memory/matrix.py --c-client $(BUILD)/tests-memory/client --python $(PY_VENV) --logs $(BUILD)/tests-memory
 
 # Every test of the project; what CI runs (through .ci/run). deps comes first.
-TEST_SUITES := lint header-check test-rust demo test-python test-memory test-browser fuzz test-c test-cpp test-c-valgrind test-cpp-valgrind chat-test test-csharp autobahn-quick
+TEST_SUITES := lint header-check test-rust demo test-install test-python test-memory test-browser fuzz test-c test-cpp test-c-valgrind test-cpp-valgrind chat-test test-csharp autobahn-quick
 test: deps
 	@sh scripts/timed-suites.sh "$(MAKE)" $(TEST_SUITES)
 

@@ -12,7 +12,10 @@
 #                    example, examples-cpp/chat.cpp); mono-mcs and
 #                    mono-runtime (the Mono C# compiler, which brings the
 #                    System and System.Core assemblies, and the runtime, for
-#                    the C# binding's tests; about 35 s cold)
+#                    the C# binding's tests; about 35 s cold); cmake and pkg-config
+#                    (programs built against the installed library, make
+#                    test-install), patchelf (the newest CPython of Debian
+#                    testing pointed at its own glibc, scripts/debian-python.sh)
 #   cargo tools:     cbindgen 0.29.4 (pinned: the committed header must be
 #                    its exact output), cargo-fuzz 0.13.2
 #
@@ -39,6 +42,9 @@ command -v microsocks >/dev/null 2>&1 || apt_missing+=(microsocks)
 [ -f /usr/include/nlohmann/json.hpp ] || apt_missing+=(nlohmann-json3-dev)
 command -v mcs >/dev/null 2>&1 || apt_missing+=(mono-mcs)
 command -v mono >/dev/null 2>&1 || apt_missing+=(mono-runtime)
+command -v cmake >/dev/null 2>&1 || apt_missing+=(cmake)
+command -v pkg-config >/dev/null 2>&1 || apt_missing+=(pkgconf)
+command -v patchelf >/dev/null 2>&1 || apt_missing+=(patchelf)
 
 if [ ${#apt_missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -70,4 +76,4 @@ if ! command -v cargo-fuzz >/dev/null 2>&1 || ! cargo-fuzz --version | grep -q "
   "$CARGO" install --quiet cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
 fi
 
-say "all present (valgrind, chromium, openssl, tinyproxy, microsocks, nlohmann-json3-dev, mono, cbindgen $CBINDGEN_VERSION, cargo-fuzz $CARGO_FUZZ_VERSION)"
+say "all present (valgrind, chromium, openssl, tinyproxy, microsocks, nlohmann-json3-dev, mono, cmake, pkg-config, patchelf, cbindgen $CBINDGEN_VERSION, cargo-fuzz $CARGO_FUZZ_VERSION)"

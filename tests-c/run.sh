@@ -14,7 +14,7 @@
 #             so that counts shrink and timeouts grow
 #   plain     tests linked with the shared library, no instrumentation
 #
-# Needs `make lib` first (target/release/libwsnative.{a,so} and
+# Needs `make lib` first (target/release/libwsnative.{a,so,so.0} and
 # target/release/wsnative-testserver). WSNATIVE_TEST_ONLY=substring runs only
 # the matching tests of each program.
 #
@@ -51,7 +51,7 @@ valgrind | plain)
     ;;
 esac
 server=${WSNATIVE_TESTSERVER:-$rel/wsnative-testserver}
-for f in "$lib" "$rel/libwsnative.so" "$server"; do
+for f in "$lib" "$rel/libwsnative.so" "$rel/libwsnative.so.0" "$server"; do
     [ -e "$f" ] || { echo "$f is missing: run 'make lib' first" >&2; exit 2; }
 done
 if [ "$mode" = valgrind ] && ! command -v valgrind >/dev/null 2>&1; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the wsnative wheel into bindings/python/.venv and runs the stub
-# check and the Python tests. Needs Rust (cargo), Python 3.9+ and a C
+# Installs the wsnative wheel into bindings/python/.venv (building it unless
+# WSNATIVE_WHEEL names one) and runs the stub check and the Python tests. Needs Rust (cargo), Python 3.9+ and a C
 # compiler; fetches the pinned tools from PyPI on first run.
 #   PYTHON=python3.11 ./run-tests.sh [pytest args...]
 set -euo pipefail
@@ -17,10 +17,17 @@ fi
     "maturin==1.16.0" "pytest==9.2.0" "pytest-timeout==2.4.0" "pytest-asyncio==1.5.0" \
     "mypy==2.4.1" "websockets==17.4"
 
-wheels="$(mktemp -d)"
-trap 'rm -rf "$wheels"' EXIT
-(cd "$here" && "$venv/bin/maturin" build --release --quiet -o "$wheels")
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheels"/wsnative-*.whl
+# The wheel to test: WSNATIVE_WHEEL (make test-python passes the one `make
+# wheel` built into dist/), or one built here from the current sources.
+if [ -n "${WSNATIVE_WHEEL:-}" ]; then
+    wheel=$WSNATIVE_WHEEL
+else
+    wheels="$(mktemp -d)"
+    trap 'rm -rf "$wheels"' EXIT
+    (cd "$here" && "$venv/bin/maturin" build --release --quiet -o "$wheels")
+    wheel=$(ls "$wheels"/wsnative-*.whl)
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel"
 
 # The tests use the project's test server; build it once here.
 (cd "$repo" && cargo build --quiet -p wsnative-testserver)
