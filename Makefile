@@ -14,7 +14,7 @@ CXX     ?= g++
 CXXWARN := -Wall -Wextra -Werror -std=c++17
 CBINDGEN_VERSION := 0.29.4
 
-.PHONY: all deps lib install uninstall test-install wheel demo chat-demo chat-test test test-rust test-c test-c-valgrind test-cpp test-cpp-valgrind test-python test-csharp test-browser fuzz lint header header-check autobahn autobahn-quick bench bench-tls-setup clean
+.PHONY: all deps lib install uninstall test-install wheel demo chat-demo chat-test test test-rust test-c test-c-valgrind test-cpp test-cpp-valgrind test-python test-csharp test-readme test-browser fuzz lint header header-check autobahn autobahn-quick bench bench-tls-setup clean
 
 all: lib
 
@@ -192,6 +192,12 @@ test-wheels: deps wheel
 test-csharp: deps lib
 	@sh bindings/csharp/run-tests.sh
 
+# The README's four "in ten lines" examples (C, C++, Python, C#), built and
+# run against the bundled echo server (tests-readme/run.sh; Python from the
+# venv of make test-python, C# with Mono from make deps).
+test-readme: deps lib
+	@sh tests-readme/run.sh
+
 # Memory bounds against hostile servers (tests-memory/README.md): every
 # dispatch mode x every hostile stream, 10 s each, 3 at a time (about 3
 # minutes). The Python cells use the venv that test-python builds.
@@ -204,7 +210,7 @@ test-memory: lib $(BUILD)/tests-memory/client
 	$(PYTHON) tests-memory/matrix.py --c-client $(BUILD)/tests-memory/client --python $(PY_VENV) --logs $(BUILD)/tests-memory
 
 # Every test of the project; what CI runs (through .ci/run). deps comes first.
-TEST_SUITES := lint header-check test-rust demo test-install test-python test-memory test-browser fuzz test-c test-cpp test-c-valgrind test-cpp-valgrind chat-test test-csharp autobahn-quick
+TEST_SUITES := lint header-check test-rust demo test-install test-python test-memory test-browser fuzz test-c test-cpp test-c-valgrind test-cpp-valgrind chat-test test-csharp test-readme autobahn-quick
 test: deps
 	@sh scripts/timed-suites.sh "$(MAKE)" $(TEST_SUITES)
 
