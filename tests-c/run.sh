@@ -111,7 +111,7 @@ export WSNATIVE_ECHO_URL
 echo "== echo server: $WSNATIVE_ECHO_URL"
 
 # A TLS echo server signed by a throwaway CA, for the wss:// and CA tests.
-unset WSNATIVE_TLS_URL WSNATIVE_TLS_CA WSNATIVE_TLS_WRONG_HOST_URL
+unset WSNATIVE_TLS_URL WSNATIVE_TLS_CA WSNATIVE_TLS_WRONG_HOST_URL WSNATIVE_TLS_CRL_REVOKED WSNATIVE_TLS_CRL_EMPTY
 if command -v openssl >/dev/null 2>&1; then
     tls=$out/tls
     mkdir -p "$tls"
@@ -142,6 +142,23 @@ if command -v openssl >/dev/null 2>&1; then
                 openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
                     -out client.pem -days 3650 -extfile client.ext
         ) >>"$out/openssl.log" 2>&1 || rm -f "$tls/client.pem"
+    fi
+    # Revocation lists from the same CA (openssl ca): one listing nothing,
+    # one listing the TLS echo server's certificate.
+    if [ -s "$tls/leaf.pem" ] && [ ! -s "$tls/revoked.crl" ]; then
+        (
+            cd "$tls" &&
+                printf '[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\ncrlnumber=crlnumber\ndefault_md=sha256\ndefault_crl_days=3650\n' >ca.cnf &&
+                : >index.txt && echo 01 >crlnumber &&
+                openssl ca -batch -config ca.cnf -keyfile ca.key -cert ca.pem -gencrl -out empty.crl &&
+                openssl ca -batch -config ca.cnf -keyfile ca.key -cert ca.pem -revoke leaf.pem &&
+                openssl ca -batch -config ca.cnf -keyfile ca.key -cert ca.pem -gencrl -out revoked.crl
+        ) >>"$out/openssl.log" 2>&1 || rm -f "$tls/revoked.crl"
+    fi
+    if [ -s "$tls/revoked.crl" ]; then
+        WSNATIVE_TLS_CRL_REVOKED=$tls/revoked.crl
+        WSNATIVE_TLS_CRL_EMPTY=$tls/empty.crl
+        export WSNATIVE_TLS_CRL_REVOKED WSNATIVE_TLS_CRL_EMPTY
     fi
     if [ -s "$tls/client.pem" ]; then
         WSNATIVE_TLS_CLIENT_CERT=$tls/client.pem

@@ -367,6 +367,48 @@ static void test_client_certificate_option(void) {
     ws_options_free(o);
 }
 
+/* Revocation lists (ws_options_set_ca_crl_pem) from the test CA: one that
+ * lists the TLS echo server's certificate, one that lists nothing. */
+static void test_revocation_lists(void) {
+    ws_options *o = ws_options_new();
+    const uint8_t junk[] = "not PEM";
+    CHECK_RES(ws_options_set_ca_crl_pem(NULL, junk, 7), WS_RESULT_NULL_ARGUMENT);
+    CHECK_RES(ws_options_set_ca_crl_pem(o, junk, 7), WS_RESULT_INVALID_OPTION);
+    CHECK_RES(ws_options_set_ca_crl_pem(o, NULL, 0), WS_RESULT_OK);
+    const char *revoked = env("WSNATIVE_TLS_CRL_REVOKED"), *empty = env("WSNATIVE_TLS_CRL_EMPTY");
+    const char *tls = env("WSNATIVE_TLS_URL"), *ca = env("WSNATIVE_TLS_CA");
+    if (!revoked || !empty || !tls || !ca) {
+        h_note("no revocation lists: skipped");
+        ws_options_free(o);
+        return;
+    }
+    size_t rl = 0, el = 0;
+    char *r = slurp(revoked, &rl), *e = slurp(empty, &el);
+    REQUIRE(r && e);
+    char msg[512];
+    bool echoed;
+    CHECK_RES(ws_options_set_proxy(o, ""), WS_RESULT_OK);
+    ws_options_set_connect_timeout_ms(o, (uint64_t)h_ms(10000));
+    /* Lists need an exclusive CA: the operating system's verifier takes none. */
+    CHECK_RES(ws_options_set_ca_crl_pem(o, (uint8_t *)r, rl), WS_RESULT_OK);
+    CHECK_RES(ws_options_set_ca_file(o, ca, false), WS_RESULT_OK);
+    ws_callbacks cb = {0};
+    ws_socket *s = NULL;
+    CHECK_RES(ws_new(tls, NULL, 0, o, &cb, &s), WS_RESULT_INVALID_OPTION);
+    CHECK_MSG(strstr(ws_last_error(), "exclusive") != NULL, "%s", ws_last_error());
+    /* The server's certificate is listed: refused with its own code. */
+    CHECK_RES(ws_options_set_ca_file(o, ca, true), WS_RESULT_OK);
+    cause_t c = run(tls, o, NULL, msg, sizeof msg, NULL);
+    CHECK_CODE(c, WS_ERROR_CODE_TLS_CERT_REVOKED, msg);
+    /* A list from the same CA without it: the server opens. */
+    CHECK_RES(ws_options_set_ca_crl_pem(o, (uint8_t *)e, el), WS_RESULT_OK);
+    c = run(tls, o, NULL, msg, sizeof msg, &echoed);
+    CHECK_MSG(c.code == WS_ERROR_CODE_NONE && echoed, "%s", msg);
+    free(r);
+    free(e);
+    ws_options_free(o);
+}
+
 /* Happy Eyeballs: dual.test is ::1 (a listener whose accept queue is full:
  * SYNs go unanswered) and 127.0.0.1 (the echo server), ::1 first. */
 static void test_happy_eyeballs_and_dns(void) {
@@ -447,6 +489,7 @@ int main(void) {
     RUN(test_proxy_from_the_environment);
     RUN(test_failure_causes);
     RUN(test_client_certificate_option);
+    RUN(test_revocation_lists);
     RUN(test_happy_eyeballs_and_dns);
     RUN(test_shutdown_while_connecting);
     return h_summary();

@@ -73,6 +73,16 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (d / f"{name}.ext").write_text("basicConstraints=CA:FALSE\n" + ext)
         openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
                 "-out", f"{name}.pem", "-days", "30", "-extfile", f"{name}.ext", cwd=d)
+    # Revocation lists of the CA (openssl ca): one listing nothing, one
+    # listing the server's certificate.
+    (d / "ca.cnf").write_text("[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\ncrlnumber=crlnumber\n"
+                              "default_md=sha256\ndefault_crl_days=30\n")
+    (d / "index.txt").write_text("")
+    (d / "crlnumber").write_text("01\n")
+    ca = ["ca", "-batch", "-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.pem"]
+    openssl(*ca, "-gencrl", "-out", "empty.crl", cwd=d)
+    openssl(*ca, "-revoke", "server.pem", cwd=d)
+    openssl(*ca, "-gencrl", "-out", "revoked.crl", cwd=d)
     return d
 
 
@@ -600,6 +610,23 @@ def test_a_certificate_for_another_purpose_is_invalid(pki: Path) -> None:
         assert f.code == "tls_cert_invalid", f.message
     finally:
         next(gen, None)
+
+
+def test_revocation_lists(pki: Path, wss_port: int) -> None:
+    url = f"wss://127.0.0.1:{wss_port}/"
+    ca = str(pki / "ca.pem")
+    revoked = (pki / "revoked.crl").read_text()
+    f = failure(url, proxy="", ca_file=ca, ca_exclusive=True, ca_crl=revoked)
+    assert f.code == "tls_cert_revoked", f.message
+    # A list from the same CA that does not name the server's certificate.
+    echo_once(url, proxy="", ca_file=ca, ca_exclusive=True, ca_crl=(pki / "empty.crl").read_bytes())
+    # The operating system's verifier takes no lists.
+    with pytest.raises(wsnative.InvalidOptionError, match="exclusive"):
+        wsnative.WebSocket(url, ca_file=ca, ca_crl=revoked)
+    with pytest.raises(wsnative.InvalidOptionError, match="exclusive"):
+        wsnative.WebSocket(url, ca_crl=revoked)
+    with pytest.raises(wsnative.InvalidOptionError):
+        wsnative.WebSocket(url, ca_file=ca, ca_exclusive=True, ca_crl="not PEM")
 
 
 NO_NETWORK_CHILD = r"""
