@@ -16,6 +16,7 @@ typedef struct {
     const char *url;      /* ws:// or wss:// */
     const char *mode;     /* wsnative: "immediate" or "queued" */
     const char *ca;       /* --ca: the CA file to trust for wss:// */
+    const char *trust;    /* --trust (wsnative): how the CA is trusted, see wsnative_c.c */
     uint64_t n;
     size_t size;
     uint64_t warmup;
@@ -49,6 +50,7 @@ static bench_args bench_parse(int argc, char **argv) {
         else if (!strcmp(argv[i], "--warmup")) warmup = argv[i + 1];
         else if (!strcmp(argv[i], "--mode")) a.mode = argv[i + 1];
         else if (!strcmp(argv[i], "--ca")) a.ca = argv[i + 1];
+        else if (!strcmp(argv[i], "--trust")) a.trust = argv[i + 1];
     }
     if (!a.workload || !a.url) bench_fail("--workload and --url are required");
     bench_workload = a.workload;
