@@ -20,6 +20,7 @@
  * the server on the W2z/W3z paths only). */
 #include "common.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -303,6 +304,7 @@ static void w5(void) {
     pthread_mutex_unlock(&mu);
 
     ws_socket **socks = malloc(A.n * sizeof *socks);
+    struct mallinfo2 heap0 = mallinfo2();
     long rss0 = rss_kib();
     uint64_t t0 = now_ns();
     for (uint64_t i = 0; i < A.n; i++) socks[i] = open_socket(A.url, &cb, WS_DISPATCH_IMMEDIATE);
@@ -311,7 +313,16 @@ static void w5(void) {
         if (ws_send_text(socks[i], w5_msg, 32) != WS_RESULT_OK) bench_fail("W5: send failed");
     wait_flag(&all_echoed);
     long rss1 = rss_kib();
-    report_conns(A.n, w5_open_end - t0, rss0, rss1);
+    /* glibc's count of the bytes in use: exact, unlike VmRSS, but only of
+     * the main arena, so it covers every thread only with MALLOC_ARENA_MAX=1
+     * (the JSON says which). */
+    struct mallinfo2 heap1 = mallinfo2();
+    char extra[160];
+    const char *arenas = getenv("MALLOC_ARENA_MAX");
+    snprintf(extra, sizeof extra, ",\"heap_bytes_per_conn\":%.1f,\"malloc_arena_max\":\"%s\"",
+             ((double)(heap1.uordblks + heap1.hblkhd) - (double)(heap0.uordblks + heap0.hblkhd)) / (double)A.n,
+             arenas ? arenas : "");
+    report_conns_with(A.n, w5_open_end - t0, rss0, rss1, extra);
     done = 1; /* the closes that follow are expected */
 }
 
