@@ -3,13 +3,14 @@
  * microsocks started by run.sh on loopback), the proxy from the
  * environment, client certificates, Happy Eyeballs and a DNS failure (in
  * the private mount namespace run.sh gives this program, where dual.test
- * is ::1 and 127.0.0.1 and the resolver is a closed loopback port), and the
- * cause of every failure as ws_error_cause() reads it inside on_error.
+ * is ::1 and 127.0.0.1 and the resolver is a closed loopback port),
+ * certificate revocation lists, and the cause of every failure as
+ * ws_error_cause() reads it inside on_error.
  *
  * Environment (set by run.sh; the parts whose variable is missing are
  * skipped with a note): WSNATIVE_HTTP_PROXY_PORT, WSNATIVE_SOCKS_PORT,
  * WSNATIVE_PROXY_USER/_PASSWORD, WSNATIVE_TLS_CLIENT_CERT/_KEY,
- * WSNATIVE_DUAL_HOST.
+ * WSNATIVE_TLS_CRL_REVOKED/_EMPTY, WSNATIVE_DUAL_HOST.
  */
 #include <arpa/inet.h>
 #include <errno.h>
