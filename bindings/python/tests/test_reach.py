@@ -509,6 +509,10 @@ with wsnative.connect(f"ws://dual.test:{port}/", connect_timeout=10, proxy="") a
     ws.send("he")
     assert ws.recv(timeout=5) == "he"
 took = time.monotonic() - start
+# A name with an A record only: the AAAA query fails, the A answer connects.
+with wsnative.connect(f"ws://v4only.test:{port}/", connect_timeout=10, proxy="") as ws:
+    ws.send("v4")
+    assert ws.recv(timeout=5) == "v4"
 try:
     wsnative.connect(f"ws://nowhere.test:{port}/", connect_timeout=10, proxy="")
     code = "none"
@@ -522,7 +526,7 @@ def test_happy_eyeballs_and_dns_failure(tmp_path: Path, echo_port: int) -> None:
     if shutil.which("unshare") is None:
         pytest.skip("unshare is not available")
     hosts = tmp_path / "hosts"
-    hosts.write_text("::1 dual.test\n127.0.0.1 dual.test\n")
+    hosts.write_text("::1 dual.test\n127.0.0.1 dual.test\n127.0.0.1 v4only.test\n")
     # A resolver on a loopback port where nothing listens: lookups fail
     # without leaving the machine.
     resolv = tmp_path / "resolv.conf"
