@@ -225,9 +225,9 @@ else
     echo "note: microsocks not found (make deps); SOCKS5 tests skipped"
 fi
 # test_reach runs in a private mount namespace where dual.test is ::1 and
-# 127.0.0.1 (Happy Eyeballs) and the resolver is a closed loopback port (a
+# 127.0.0.1 (Happy Eyeballs), v4only.test 127.0.0.1 only and the resolver is a closed loopback port (a
 # DNS failure that sends nothing off the machine).
-printf '127.0.0.1 localhost\n::1 dual.test\n127.0.0.1 dual.test\n' >"$out/hosts"
+printf '127.0.0.1 localhost\n::1 dual.test\n127.0.0.1 dual.test\n127.0.0.1 v4only.test\n' >"$out/hosts"
 printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$out/resolv.conf"
 ns_ok=""
 if command -v unshare >/dev/null 2>&1 && unshare -m true 2>/dev/null; then

@@ -445,6 +445,11 @@ static void test_happy_eyeballs_and_dns(void) {
     CHECK_MSG(took >= 250 && took < h_ms(3000), "took %.0f ms", took);
     h_note("dual-stack host with a silent IPv6 address opened in %.0f ms", took);
 
+    /* A name with an A record only: its AAAA query fails, the A answer is used. */
+    snprintf(url, sizeof url, "ws://v4only.test:%d/", port);
+    c = run(url, o, NULL, msg, sizeof msg, &echoed);
+    CHECK_MSG(c.code == WS_ERROR_CODE_NONE && echoed, "%s", msg);
+
     snprintf(url, sizeof url, "ws://nowhere.test:%d/", port);
     c = run(url, o, NULL, msg, sizeof msg, NULL);
     CHECK_CODE(c, WS_ERROR_CODE_DNS, msg);
