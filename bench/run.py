@@ -8,6 +8,7 @@ builds everything first; see bench/README.md.
 
 Usage: python3 bench/run.py [--runs N] [--slow-runs N] [--quick]
                             [--clients id,id] [--workloads W1,W2s,W2z]
+                            [--baseline REV]
 """
 
 from __future__ import annotations
@@ -46,8 +47,15 @@ import pycommon  # noqa: E402  (the JSON messages of W3z, for its compression ra
 PLAIN = ["W1", "W2", "W3", "W4", "W5"]
 TLS = ["W1s", "W2s", "W3s", "W4s"]
 ZIP = ["W2z", "W3z"]
-WORKLOADS = PLAIN + TLS + ZIP
-GROUPS = [("Plain TCP (ws://)", PLAIN), ("TLS 1.3 (wss://)", TLS), ("permessage-deflate (JSON-like texts, ws://)", ZIP)]
+# W5 over TLS 1.3 once per trust option of wsnative's (wsnative's C client
+# only): the bench CA trusted through the operating system's store
+# (SSL_CERT_FILE: the system bundle plus the bench CA), as a CA file or as
+# PEM text added to that store, or as the only anchor (exclusive).
+TRUST = {"W5s-os": "os", "W5s-file": "file", "W5s-pem": "pem", "W5s-excl": "exclusive"}
+WORKLOADS = PLAIN + TLS + ZIP + list(TRUST)
+CORE_WORKLOADS = PLAIN + TLS + ZIP
+GROUPS = [("Plain TCP (ws://)", PLAIN), ("TLS 1.3 (wss://)", TLS), ("permessage-deflate (JSON-like texts, ws://)", ZIP),
+          ("W5 over TLS 1.3, per trust option (wsnative's C client)", list(TRUST))]
 
 # Sizes per base workload: W1 20,000 round trips of 32 B; W2/W3 1,000,000 x
 # 64 B; W4 64 x 16 MiB; W5 2,000 connections; W2z 200,000 and W3z 100,000
@@ -68,7 +76,7 @@ def base(w: str) -> str:
 
 
 def is_tls(w: str) -> bool:
-    return w.endswith("s")
+    return w.endswith("s") or w in TRUST
 
 
 # (key in the client's JSON line, column title, higher_is_better, format)
@@ -91,7 +99,7 @@ class Client:
     group: str  # "ref", "c", "python-wsnative", "python", "node"
     cmd: List[str]
     slow: bool = False
-    workloads: List[str] = field(default_factory=lambda: list(WORKLOADS))
+    workloads: List[str] = field(default_factory=lambda: list(CORE_WORKLOADS))
     n: Dict[str, int] = field(default_factory=dict)  # per base workload overrides
     raw: bool = False  # talks to the raw TCP port
     compresses: bool = False  # offers permessage-deflate on W2z/W3z
@@ -144,7 +152,24 @@ def lock_version(crate: str) -> str:
     return m.group(1) if m else "?"
 
 
-def make_clients() -> List[Client]:
+def make_baseline(rev: str) -> Client:
+    """wsnative's C client built against revision `rev`'s library
+    (bench/baseline.sh: a git worktree and target directory under
+    build/bench-baseline/), for W1 and W5 only: what a direct connection
+    costs now against then, in the same run."""
+    label = f"wsnative at {rev} (baseline), C ABI (immediate dispatch)"
+    r = subprocess.run(["sh", str(BENCH / "baseline.sh"), rev], capture_output=True, text=True, cwd=ROOT)
+    path = r.stdout.strip().splitlines()[-1] if r.returncode == 0 and r.stdout.strip() else ""
+    short = Path(path).name.split("@", 1)[-1] if path else rev
+    c = Client(f"wsnative-c@{short}", label.replace(rev, short), "c", [path or "wsnative_c@baseline"],
+               workloads=["W1", "W5"])
+    if not path:
+        tail = (r.stderr.strip().splitlines() or ["?"])[-1]
+        c.missing = f"the baseline {rev} did not build (sh bench/baseline.sh {rev}): {tail}"
+    return c
+
+
+def make_clients(baseline: Optional[str] = None) -> List[Client]:
     py = str(VENV_PY)
     slow_n = {"W1": 10_000, "W2": 200_000, "W3": 100_000, "W4": 16, "W2z": 50_000, "W3z": 50_000}
     have_venv = VENV_PY.exists()
@@ -161,7 +186,9 @@ def make_clients() -> List[Client]:
                [str(RELEASE / "bench-tungstenite")]),
         Client("fastwebsockets", f"Rust fastwebsockets {lock_version('fastwebsockets')} (hyper upgrade, BufWriter)", "ref",
                [str(RELEASE / "bench-fastwebsockets")]),
-        Client("wsnative-c", "wsnative, C ABI (immediate dispatch)", "c", [str(BUILD / "wsnative_c")], compresses=True),
+        Client("wsnative-c", "wsnative, C ABI (immediate dispatch)", "c", [str(BUILD / "wsnative_c")], compresses=True,
+               workloads=CORE_WORKLOADS + list(TRUST)),
+        *([make_baseline(baseline)] if baseline else []),
         Client("wsnative-c-queued", "wsnative, C ABI (queued, ws_poll)", "c",
                [str(BUILD / "wsnative_c"), "--mode", "queued"], workloads=["W1", "W1s"]),
         Client("lws", f"libwebsockets {lws_version()} (C)", "c", [str(BUILD / "lws_client")],
@@ -191,6 +218,8 @@ def make_clients() -> List[Client]:
                 c.missing = "node not installed"
             elif not nodews_v:
                 c.missing = "bench/node/node_modules/ws not installed (make -C bench node)"
+        elif c.missing:
+            pass
         elif not exe.exists():
             c.missing = f"{exe.relative_to(ROOT) if exe.is_relative_to(ROOT) else exe} not built"
         elif c.group == "python-wsnative":
@@ -292,6 +321,16 @@ class Server:
         self.ca = m.group(4)
         self.hz = os.sysconf("SC_CLK_TCK")
 
+    def os_bundle(self) -> Path:
+        """The operating system's CA bundle with the bench CA appended (for
+        SSL_CERT_FILE: the W5-over-TLS cell that trusts the OS store)."""
+        out = BUILD / "os-bundle-with-bench-ca.pem"
+        system = next((p for p in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
+                       if os.path.exists(p)), None)
+        text = Path(system).read_text() if system else ""
+        out.write_text(text + "\n" + Path(self.ca).read_text())
+        return out
+
     def cpu_seconds_stat(self) -> float:
         """utime + stime of the server process (/proc/PID/stat), in seconds."""
         try:
@@ -378,15 +417,21 @@ def run_one(c: Client, w: str, n: int, server: Server, core: int, timeout: float
     cmd = ["taskset", "-c", str(core), *c.cmd, "--workload", base(w), "--url", url_for(c, w, n, server), "--n", str(n)]
     if SIZE[base(w)]:
         cmd += ["--size", str(SIZE[base(w)])]
+    env = None
     if is_tls(w):
         cmd += ["--ca", server.ca]
+    if w in TRUST:
+        cmd += ["--trust", TRUST[w]]
+        if TRUST[w] == "os":
+            env = dict(os.environ, SSL_CERT_FILE=str(server.os_bundle()))
     load = loadavg()
     cpu0, source = server.cpu_seconds()
     stat0 = server.cpu_seconds_stat()
     child0 = children_cpu_seconds()
     t = time.monotonic()
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, preexec_fn=raise_nofile, cwd=ROOT)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, preexec_fn=raise_nofile, cwd=ROOT,
+                           env=env)
         out, err, rc = p.stdout, p.stderr, p.returncode
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
@@ -470,17 +515,21 @@ def main() -> int:
     ap.add_argument("--out", help="directory for latest.json and latest.md (default: bench/results for a "
                     "complete run, build/bench/partial for --quick or a subset)")
     ap.add_argument("--timeout", type=float, default=240, help="seconds allowed to one client run")
+    ap.add_argument("--baseline", metavar="REV", help="also run W1 and W5 with wsnative's C client built against "
+                    "the library of git revision REV (bench/baseline.sh; `make bench` passes BENCH_BASELINE)")
     args = ap.parse_args()
 
     if args.quick:
         args.runs = args.slow_runs = 1
-    clients = make_clients()
+    clients = make_clients(args.baseline)
     if args.clients:
         wanted = set(args.clients.split(","))
         unknown = wanted - {c.id for c in clients}
         if unknown:
             sys.exit(f"unknown client ids: {', '.join(sorted(unknown))}")
-        clients = [c for c in clients if c.id in wanted or c.id in ("rust", "fastwebsockets")]
+        # The baseline runs with wsnative-c when there is one.
+        clients = [c for c in clients if c.id in wanted or c.id in ("rust", "fastwebsockets")
+                   or (c.id.startswith("wsnative-c@") and "wsnative-c" in wanted)]
     workloads = args.workloads.split(",") if args.workloads else list(WORKLOADS)
     bad = [w for w in workloads if w not in WORKLOADS]
     if bad:
@@ -609,9 +658,12 @@ def main() -> int:
                     wd["metrics"][key]["ratio_to_ws_bound"] = ratio(cid, w, key, "ws-bound")
 
     targets = evaluate_targets(results, med, ratio)
+    targets += baseline_targets(results, med)
     doc = {
         "started_utc": started.isoformat(timespec="seconds"),
-        "command": "make bench" + (" BENCH_ARGS=--quick" if args.quick else ""),
+        "command": ("make bench" + (" BENCH_ARGS=--quick" if args.quick else "")) if not (args.clients or args.workloads)
+        else "python3 bench/run.py " + " ".join(sys.argv[1:]),
+        "baseline": args.baseline,
         "machine": machine_info(),
         "pinning": {"server_core": server_core, "client_core": client_core},
         "runs": {"fast_clients": args.runs, "slow_peers": args.slow_runs, "quick": args.quick},
@@ -649,6 +701,31 @@ def update_readme(md: str) -> None:
     head, rest = text.split(start, 1)
     tail = rest.split(end, 1)[1]
     readme.write_text(f"{head}{start}\n{body}\n{end}{tail}")
+
+
+def baseline_targets(results, med) -> List[Dict[str, object]]:
+    """Issue 15's cost target: a direct connection costs no more than at the
+    baseline revision: wsnative-c's W1 p50, W5 open time and W5 memory
+    against the baseline's, in this run. Met when the median is no worse
+    than the baseline's worst run (within the baseline's own noise)."""
+    t: List[Dict[str, object]] = []
+    for bid, e in results.items():
+        if not bid.startswith("wsnative-c@") or e.get("missing") or "wsnative-c" not in results:
+            continue
+        rev = bid.split("@", 1)[1]
+        for w, key, what in [("W1", "p50_us", "W1 p50"), ("W5", "open_seconds", "W5 open time"),
+                             ("W5", "kib_per_conn", "W5 memory per connection")]:
+            now, then = med("wsnative-c", w, key), med(bid, w, key)
+            try:
+                worst = e["workloads"][w]["metrics"][key]["max"]
+            except (KeyError, TypeError):
+                worst = None
+            if now is None or then is None or worst is None:
+                t.append({"client": "wsnative-c", "target": f"{what} ≤ {rev}'s worst run", "value": None, "met": None})
+                continue
+            t.append({"client": "wsnative-c", "target": f"{what} ≤ {rev}'s worst run (median ×ratio to {rev}'s)",
+                      "value": round(now / then, 4) if then else None, "unit": "×", "met": now <= worst})
+    return t
 
 
 def evaluate_targets(results, med, ratio) -> List[Dict[str, object]]:
@@ -746,6 +823,10 @@ def render_markdown(doc, clients: List[Client], workloads: List[str], med, ratio
         parts = [f"{fmt(v, kind)}{star}"]
         if w in ZIP and wd.get("compression") != "yes":
             parts.append(f"({wd.get('compression') if wd.get('compression', 'no') != 'no' else 'no compression'})")
+        elif w in TRUST:
+            # No reference has these cells: the ratio is to the client's own W5.
+            plain = med(c.id, "W5", key)
+            parts.append(f"(×{v / plain:.2f} W5)" if plain else "")
         else:
             r1 = "" if c.id == "rust" else fmt_ratio(ratio(c.id, w, key))
             r2 = "" if c.id == "fastwebsockets" else fmt_ratio(ratio(c.id, w, key, "fastwebsockets"))
@@ -786,11 +867,12 @@ def render_markdown(doc, clients: List[Client], workloads: List[str], med, ratio
             f"{c.id}: " + ", ".join(f"{w} {c.n[w]:,}" for w in sorted(c.n) if c.n[w] != DEFAULT_N[w])
             for c in clients if c.n and not c.missing
         ]
-        lines += [
-            "\\* fewer messages than the default for this slow client (rates are per second; s cells use the "
-            "counts of their base workload): " + "; ".join(reduced) + ".",
-            "",
-        ]
+        if reduced:
+            lines += [
+                "\\* fewer messages than the default for this slow client (rates are per second; s cells use "
+                "the counts of their base workload): " + "; ".join(reduced) + ".",
+                "",
+            ]
 
     # Detail per metric.
     lines += ["## Detail (median, min–max, runs)", ""]

@@ -105,7 +105,9 @@ enum ws_error_code
  {
   // No error: ws_error_cause() was called outside on_error.
   WS_ERROR_CODE_NONE = 0,
-  // A failure no other code describes.
+  // A failure no other code describes. Not produced by this version
+  // (every failure it knows has its own code); a program should treat it
+  // as it treats codes it does not know.
   WS_ERROR_CODE_OTHER = 1,
   // The host name could not be resolved.
   WS_ERROR_CODE_DNS = 2,
@@ -163,7 +165,8 @@ enum ws_error_code
   WS_ERROR_CODE_BLOCKED_PORT = 60,
   // ws_close() was called before the connection was established.
   WS_ERROR_CODE_CLOSED_WHILE_CONNECTING = 61,
-  // The socket was freed while connecting.
+  // The socket was freed while connecting. Never seen by a C program (no
+  // callback runs after ws_free()); kept for the Rust core's handlers.
   WS_ERROR_CODE_RELEASED = 62,
   // ws_shutdown() was called while connecting.
   WS_ERROR_CODE_SHUT_DOWN = 63,
@@ -294,7 +297,7 @@ typedef uint32_t ws_dispatch;
 // Methods: ws_options_new, ws_options_free, ws_options_add_header,
 // ws_options_set_connect_timeout_ms, ws_options_set_close_timeout_ms,
 // ws_options_set_max_message_size, ws_options_set_ca_file,
-// ws_options_set_ca_pem, ws_options_set_dispatch,
+// ws_options_set_ca_pem, ws_options_set_ca_crl_pem, ws_options_set_dispatch,
 // ws_options_set_block_unsafe_ports,
 // ws_options_set_dangerously_accept_invalid_certificates,
 // ws_options_set_max_queued_bytes, ws_options_set_chromium_compat,
@@ -481,6 +484,25 @@ ws_result ws_options_set_ca_pem(struct ws_options *options,
                                 size_t len,
                                 bool exclusive);
 
+// Checks the server certificates that an exclusive CA bundle signs
+// against these certificate revocation lists (`len` bytes of PEM at `pem`,
+// one or more `X509 CRL` blocks, copied; they replace any set before): a
+// revoked certificate fails the connection with
+// WS_ERROR_CODE_TLS_CERT_REVOKED. Every certificate of the chain whose
+// issuer published one of these lists is checked; one whose issuer has
+// none here is not refused for that. The operating system's verifier takes
+// no lists, so they need an exclusive bundle (ws_options_set_ca_file() or
+// ws_options_set_ca_pem() with `exclusive` true): ws_new() returns
+// WS_RESULT_INVALID_OPTION otherwise. `pem` NULL with `len` 0 removes them.
+//
+// Returns WS_RESULT_INVALID_OPTION, with the reason in ws_last_error(), if
+// the text holds no PEM CRL or is larger than 16 MiB;
+// WS_RESULT_INVALID_LENGTH above PTRDIFF_MAX (nothing is read).
+//
+// # Safety
+// `options` must be a live options object; `pem` must point to `len` bytes.
+ws_result ws_options_set_ca_crl_pem(struct ws_options *options, const uint8_t *pem, size_t len);
+
 // Chooses immediate or queued dispatch: `mode` is WS_DISPATCH_IMMEDIATE or
 // WS_DISPATCH_QUEUED (see ws_dispatch); anything else is
 // WS_RESULT_INVALID_OPTION.
@@ -582,7 +604,10 @@ ws_result ws_options_set_compression_no_context_takeover(struct ws_options *opti
 // - NULL: from the environment, as curl reads it (the default):
 //   `https_proxy`/`HTTPS_PROXY` for wss://, `http_proxy` for ws://, then
 //   `all_proxy`/`ALL_PROXY`; `no_proxy`/`NO_PROXY` lists hosts (suffixes),
-//   IP addresses and CIDR blocks to reach directly, or `*` for all;
+//   IP addresses and CIDR blocks to reach directly, or `*` for all.
+//   Loopback destinations (`localhost`, `*.localhost`, `127.0.0.0/8`,
+//   `::1`) are always reached directly, as in Chromium (curl proxies
+//   them), unless `no_proxy` holds Chromium's `<-loopback>`;
 // - "" (empty): no proxy, whatever the environment says;
 // - a proxy URL: `http://[user:password@]host[:port]` (HTTP CONNECT, Basic
 //   authentication), `https://...` (the same over TLS to the proxy, which

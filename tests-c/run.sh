@@ -129,7 +129,7 @@ export WSNATIVE_ECHO_URL
 echo "== echo server: $WSNATIVE_ECHO_URL"
 
 # A TLS echo server signed by a throwaway CA, for the wss:// and CA tests.
-unset WSNATIVE_TLS_URL WSNATIVE_TLS_CA WSNATIVE_TLS_WRONG_HOST_URL
+unset WSNATIVE_TLS_URL WSNATIVE_TLS_CA WSNATIVE_TLS_WRONG_HOST_URL WSNATIVE_TLS_CRL_REVOKED WSNATIVE_TLS_CRL_EMPTY
 if command -v openssl >/dev/null 2>&1; then
     tls=$out/tls
     mkdir -p "$tls"
@@ -160,6 +160,23 @@ if command -v openssl >/dev/null 2>&1; then
                 openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
                     -out client.pem -days 3650 -extfile client.ext
         ) >>"$out/openssl.log" 2>&1 || rm -f "$tls/client.pem"
+    fi
+    # Revocation lists from the same CA (openssl ca): one listing nothing,
+    # one listing the TLS echo server's certificate.
+    if [ -s "$tls/leaf.pem" ] && [ ! -s "$tls/revoked.crl" ]; then
+        (
+            cd "$tls" &&
+                printf '[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\ncrlnumber=crlnumber\ndefault_md=sha256\ndefault_crl_days=3650\n' >ca.cnf &&
+                : >index.txt && echo 01 >crlnumber &&
+                openssl ca -batch -config ca.cnf -keyfile ca.key -cert ca.pem -gencrl -out empty.crl &&
+                openssl ca -batch -config ca.cnf -keyfile ca.key -cert ca.pem -revoke leaf.pem &&
+                openssl ca -batch -config ca.cnf -keyfile ca.key -cert ca.pem -gencrl -out revoked.crl
+        ) >>"$out/openssl.log" 2>&1 || rm -f "$tls/revoked.crl"
+    fi
+    if [ -s "$tls/revoked.crl" ]; then
+        WSNATIVE_TLS_CRL_REVOKED=$tls/revoked.crl
+        WSNATIVE_TLS_CRL_EMPTY=$tls/empty.crl
+        export WSNATIVE_TLS_CRL_REVOKED WSNATIVE_TLS_CRL_EMPTY
     fi
     if [ -s "$tls/client.pem" ]; then
         WSNATIVE_TLS_CLIENT_CERT=$tls/client.pem
@@ -226,9 +243,9 @@ else
     echo "note: microsocks not found (make deps); SOCKS5 tests skipped"
 fi
 # test_reach runs in a private mount namespace where dual.test is ::1 and
-# 127.0.0.1 (Happy Eyeballs) and the resolver is a closed loopback port (a
+# 127.0.0.1 (Happy Eyeballs), v4only.test 127.0.0.1 only and the resolver is a closed loopback port (a
 # DNS failure that sends nothing off the machine).
-printf '127.0.0.1 localhost\n::1 dual.test\n127.0.0.1 dual.test\n' >"$out/hosts"
+printf '127.0.0.1 localhost\n::1 dual.test\n127.0.0.1 dual.test\n127.0.0.1 v4only.test\n' >"$out/hosts"
 printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$out/resolv.conf"
 ns_ok=""
 if command -v unshare >/dev/null 2>&1 && unshare -m true 2>/dev/null; then

@@ -3,13 +3,14 @@
  * microsocks started by run.sh on loopback), the proxy from the
  * environment, client certificates, Happy Eyeballs and a DNS failure (in
  * the private mount namespace run.sh gives this program, where dual.test
- * is ::1 and 127.0.0.1 and the resolver is a closed loopback port), and the
- * cause of every failure as ws_error_cause() reads it inside on_error.
+ * is ::1 and 127.0.0.1 and the resolver is a closed loopback port),
+ * certificate revocation lists, and the cause of every failure as
+ * ws_error_cause() reads it inside on_error.
  *
  * Environment (set by run.sh; the parts whose variable is missing are
  * skipped with a note): WSNATIVE_HTTP_PROXY_PORT, WSNATIVE_SOCKS_PORT,
  * WSNATIVE_PROXY_USER/_PASSWORD, WSNATIVE_TLS_CLIENT_CERT/_KEY,
- * WSNATIVE_DUAL_HOST.
+ * WSNATIVE_TLS_CRL_REVOKED/_EMPTY, WSNATIVE_DUAL_HOST.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -235,9 +236,14 @@ static void test_proxy_from_the_environment(void) {
     }
     char msg[512];
     bool echoed;
-    /* Wrong credentials in the environment: the failure proves it is read. */
+    /* Wrong credentials in the environment: a loopback destination does
+     * not go through it (as in Chromium)... */
     setenv("http_proxy", proxy_url("http", port, "env-wrong"), 1);
-    cause_t c = run(h_echo_url("/"), NULL, NULL, msg, sizeof msg, NULL);
+    cause_t c = run(h_echo_url("/"), NULL, NULL, msg, sizeof msg, &echoed);
+    CHECK_MSG(c.code == WS_ERROR_CODE_NONE && echoed, "%s", msg);
+    /* ... unless no_proxy says <-loopback>: the failure proves it is read. */
+    setenv("no_proxy", "<-loopback>", 1);
+    c = run(h_echo_url("/"), NULL, NULL, msg, sizeof msg, NULL);
     CHECK_CODE(c, WS_ERROR_CODE_PROXY_AUTH, msg);
     /* "" : no proxy, whatever the environment says. */
     ws_options *o = with_proxy("");
@@ -245,7 +251,7 @@ static void test_proxy_from_the_environment(void) {
     CHECK_MSG(c.code == WS_ERROR_CODE_NONE && echoed, "%s", msg);
     ws_options_free(o);
     /* no_proxy: CIDR blocks, or everything. */
-    setenv("no_proxy", "example.test,127.0.0.0/8", 1);
+    setenv("no_proxy", "<-loopback>,example.test,127.0.0.0/8", 1);
     c = run(h_echo_url("/"), NULL, NULL, msg, sizeof msg, &echoed);
     CHECK_MSG(c.code == WS_ERROR_CODE_NONE && echoed, "%s", msg);
     setenv("no_proxy", "*", 1);
@@ -255,8 +261,10 @@ static void test_proxy_from_the_environment(void) {
     unsetenv("http_proxy");
     /* all_proxy, with the right credentials. */
     setenv("all_proxy", proxy_url("http", port, g_password), 1);
+    setenv("no_proxy", "<-loopback>", 1);
     c = run(h_echo_url("/"), NULL, NULL, msg, sizeof msg, &echoed);
     CHECK_MSG(c.code == WS_ERROR_CODE_NONE && echoed, "%s", msg);
+    unsetenv("no_proxy");
     unsetenv("all_proxy");
 }
 
@@ -360,6 +368,48 @@ static void test_client_certificate_option(void) {
     ws_options_free(o);
 }
 
+/* Revocation lists (ws_options_set_ca_crl_pem) from the test CA: one that
+ * lists the TLS echo server's certificate, one that lists nothing. */
+static void test_revocation_lists(void) {
+    ws_options *o = ws_options_new();
+    const uint8_t junk[] = "not PEM";
+    CHECK_RES(ws_options_set_ca_crl_pem(NULL, junk, 7), WS_RESULT_NULL_ARGUMENT);
+    CHECK_RES(ws_options_set_ca_crl_pem(o, junk, 7), WS_RESULT_INVALID_OPTION);
+    CHECK_RES(ws_options_set_ca_crl_pem(o, NULL, 0), WS_RESULT_OK);
+    const char *revoked = env("WSNATIVE_TLS_CRL_REVOKED"), *empty = env("WSNATIVE_TLS_CRL_EMPTY");
+    const char *tls = env("WSNATIVE_TLS_URL"), *ca = env("WSNATIVE_TLS_CA");
+    if (!revoked || !empty || !tls || !ca) {
+        h_note("no revocation lists: skipped");
+        ws_options_free(o);
+        return;
+    }
+    size_t rl = 0, el = 0;
+    char *r = slurp(revoked, &rl), *e = slurp(empty, &el);
+    REQUIRE(r && e);
+    char msg[512];
+    bool echoed;
+    CHECK_RES(ws_options_set_proxy(o, ""), WS_RESULT_OK);
+    ws_options_set_connect_timeout_ms(o, (uint64_t)h_ms(10000));
+    /* Lists need an exclusive CA: the operating system's verifier takes none. */
+    CHECK_RES(ws_options_set_ca_crl_pem(o, (uint8_t *)r, rl), WS_RESULT_OK);
+    CHECK_RES(ws_options_set_ca_file(o, ca, false), WS_RESULT_OK);
+    ws_callbacks cb = {0};
+    ws_socket *s = NULL;
+    CHECK_RES(ws_new(tls, NULL, 0, o, &cb, &s), WS_RESULT_INVALID_OPTION);
+    CHECK_MSG(strstr(ws_last_error(), "exclusive") != NULL, "%s", ws_last_error());
+    /* The server's certificate is listed: refused with its own code. */
+    CHECK_RES(ws_options_set_ca_file(o, ca, true), WS_RESULT_OK);
+    cause_t c = run(tls, o, NULL, msg, sizeof msg, NULL);
+    CHECK_CODE(c, WS_ERROR_CODE_TLS_CERT_REVOKED, msg);
+    /* A list from the same CA without it: the server opens. */
+    CHECK_RES(ws_options_set_ca_crl_pem(o, (uint8_t *)e, el), WS_RESULT_OK);
+    c = run(tls, o, NULL, msg, sizeof msg, &echoed);
+    CHECK_MSG(c.code == WS_ERROR_CODE_NONE && echoed, "%s", msg);
+    free(r);
+    free(e);
+    ws_options_free(o);
+}
+
 /* Happy Eyeballs: dual.test is ::1 (a listener whose accept queue is full:
  * SYNs go unanswered) and 127.0.0.1 (the echo server), ::1 first. */
 static void test_happy_eyeballs_and_dns(void) {
@@ -394,6 +444,11 @@ static void test_happy_eyeballs_and_dns(void) {
     /* One attempt delay (250 ms), not the 10 s connect timeout. */
     CHECK_MSG(took >= 250 && took < h_ms(3000), "took %.0f ms", took);
     h_note("dual-stack host with a silent IPv6 address opened in %.0f ms", took);
+
+    /* A name with an A record only: its AAAA query fails, the A answer is used. */
+    snprintf(url, sizeof url, "ws://v4only.test:%d/", port);
+    c = run(url, o, NULL, msg, sizeof msg, &echoed);
+    CHECK_MSG(c.code == WS_ERROR_CODE_NONE && echoed, "%s", msg);
 
     snprintf(url, sizeof url, "ws://nowhere.test:%d/", port);
     c = run(url, o, NULL, msg, sizeof msg, NULL);
@@ -440,6 +495,7 @@ int main(void) {
     RUN(test_proxy_from_the_environment);
     RUN(test_failure_causes);
     RUN(test_client_certificate_option);
+    RUN(test_revocation_lists);
     RUN(test_happy_eyeballs_and_dns);
     RUN(test_shutdown_while_connecting);
     return h_summary();

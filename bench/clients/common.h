@@ -16,6 +16,7 @@ typedef struct {
     const char *url;      /* ws:// or wss:// */
     const char *mode;     /* wsnative: "immediate" or "queued" */
     const char *ca;       /* --ca: the CA file to trust for wss:// */
+    const char *trust;    /* --trust (wsnative): how the CA is trusted, see wsnative_c.c */
     uint64_t n;
     size_t size;
     uint64_t warmup;
@@ -49,6 +50,7 @@ static bench_args bench_parse(int argc, char **argv) {
         else if (!strcmp(argv[i], "--warmup")) warmup = argv[i + 1];
         else if (!strcmp(argv[i], "--mode")) a.mode = argv[i + 1];
         else if (!strcmp(argv[i], "--ca")) a.ca = argv[i + 1];
+        else if (!strcmp(argv[i], "--trust")) a.trust = argv[i + 1];
     }
     if (!a.workload || !a.url) bench_fail("--workload and --url are required");
     bench_workload = a.workload;
@@ -201,11 +203,16 @@ static void report_big(uint64_t n, size_t size, uint64_t elapsed_ns) {
     fflush(stdout);
 }
 
-static void report_conns(uint64_t n, uint64_t open_ns, long rss0, long rss1) {
+/* `extra`: more JSON members (",\"name\":value..."), or "". */
+static void report_conns_with(uint64_t n, uint64_t open_ns, long rss0, long rss1, const char *extra) {
     printf("{\"workload\":\"W5\",\"ok\":true,\"n\":%" PRIu64
-           ",\"open_seconds\":%.6f,\"kib_per_conn\":%.3f,\"rss_before_kib\":%ld,\"rss_after_kib\":%ld}\n",
-           n, open_ns / 1e9, (double)(rss1 - rss0) / n, rss0, rss1);
+           ",\"open_seconds\":%.6f,\"kib_per_conn\":%.3f,\"rss_before_kib\":%ld,\"rss_after_kib\":%ld%s}\n",
+           n, open_ns / 1e9, (double)(rss1 - rss0) / n, rss0, rss1, extra);
     fflush(stdout);
+}
+
+static inline void report_conns(uint64_t n, uint64_t open_ns, long rss0, long rss1) {
+    report_conns_with(n, open_ns, rss0, rss1, "");
 }
 
 /* Resident set size in KiB (VmRSS of /proc/self/status). */

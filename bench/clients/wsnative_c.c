@@ -2,17 +2,25 @@
  *
  * Usage: wsnative_c --workload W1..W5|W2z|W3z --url URL [--n N] [--size B]
  *                   [--warmup N] [--mode immediate|queued] [--ca FILE]
+ *                   [--trust exclusive|file|pem|os]
  *
  * Immediate dispatch (the default): callbacks run on the library's thread;
  * W1 and W4 chain the next send from on_message, W2/W2z count in
  * on_message (reading each message's first and last byte), W3/W3z send
  * from the main thread. `--mode queued` (W1 only): the main thread runs the
  * callbacks through ws_poll(). wss:// trusts the --ca file only
- * (ws_options_set_ca_file, exclusive). Default options otherwise: whatever
+ * (ws_options_set_ca_file, exclusive). With --trust (W5 over TLS per trust
+ * option), every socket shares one options object made before the clock
+ * starts, and the CA is trusted as the flag says: `exclusive` (the file
+ * only), `file` (ws_options_set_ca_file, added to the operating system's
+ * store), `pem` (its text, ws_options_set_ca_pem, added), `os` (no CA
+ * option: the operating system's store, which the caller makes trust the
+ * CA, e.g. with SSL_CERT_FILE). Default options otherwise: whatever
  * extensions the library offers by default (permessage-deflate is taken by
  * the server on the W2z/W3z paths only). */
 #include "common.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -67,15 +75,43 @@ static void on_close(ws_socket *s, uint16_t code, const char *reason, size_t len
     }
 }
 
-static ws_socket *open_socket(const char *url, ws_callbacks *cb, ws_dispatch mode) {
+/* The options of --trust, made once (NULL without the flag). */
+static ws_options *shared_options;
+
+static ws_options *trust_options(void) {
     ws_options *o = ws_options_new();
-    ws_options_set_dispatch(o, mode);
-    ws_options_set_max_message_size(o, 128u << 20);
-    if (A.ca && ws_options_set_ca_file(o, A.ca, true) != WS_RESULT_OK)
-        bench_fail("ws_options_set_ca_file: %s", ws_last_error());
+    ws_options_set_dispatch(o, WS_DISPATCH_IMMEDIATE);
+    const char *t = A.trust;
+    ws_result r = WS_RESULT_OK;
+    if (!strcmp(t, "exclusive") || !strcmp(t, "file")) {
+        if (!A.ca) bench_fail("--trust %s needs --ca", t);
+        r = ws_options_set_ca_file(o, A.ca, !strcmp(t, "exclusive"));
+    } else if (!strcmp(t, "pem")) {
+        FILE *f = A.ca ? fopen(A.ca, "rb") : NULL;
+        if (!f) bench_fail("--trust pem needs a readable --ca");
+        static char pem[1 << 16];
+        size_t len = fread(pem, 1, sizeof pem, f);
+        fclose(f);
+        r = ws_options_set_ca_pem(o, (const uint8_t *)pem, len, false);
+    } else if (strcmp(t, "os")) {
+        bench_fail("unknown --trust '%s'", t);
+    }
+    if (r != WS_RESULT_OK) bench_fail("--trust %s: %s", t, ws_last_error());
+    return o;
+}
+
+static ws_socket *open_socket(const char *url, ws_callbacks *cb, ws_dispatch mode) {
+    ws_options *o = shared_options;
+    if (!o) {
+        o = ws_options_new();
+        ws_options_set_dispatch(o, mode);
+        ws_options_set_max_message_size(o, 128u << 20);
+        if (A.ca && ws_options_set_ca_file(o, A.ca, true) != WS_RESULT_OK)
+            bench_fail("ws_options_set_ca_file: %s", ws_last_error());
+    }
     ws_socket *s = NULL;
     ws_result r = ws_new(url, NULL, 0, o, cb, &s);
-    ws_options_free(o);
+    if (o != shared_options) ws_options_free(o);
     if (r != WS_RESULT_OK) bench_fail("ws_new: %s %s", ws_result_str(r), ws_last_error());
     return s;
 }
@@ -268,6 +304,7 @@ static void w5(void) {
     pthread_mutex_unlock(&mu);
 
     ws_socket **socks = malloc(A.n * sizeof *socks);
+    struct mallinfo2 heap0 = mallinfo2();
     long rss0 = rss_kib();
     uint64_t t0 = now_ns();
     for (uint64_t i = 0; i < A.n; i++) socks[i] = open_socket(A.url, &cb, WS_DISPATCH_IMMEDIATE);
@@ -276,12 +313,22 @@ static void w5(void) {
         if (ws_send_text(socks[i], w5_msg, 32) != WS_RESULT_OK) bench_fail("W5: send failed");
     wait_flag(&all_echoed);
     long rss1 = rss_kib();
-    report_conns(A.n, w5_open_end - t0, rss0, rss1);
+    /* glibc's count of the bytes in use: exact, unlike VmRSS, but only of
+     * the main arena, so it covers every thread only with MALLOC_ARENA_MAX=1
+     * (the JSON says which). */
+    struct mallinfo2 heap1 = mallinfo2();
+    char extra[160];
+    const char *arenas = getenv("MALLOC_ARENA_MAX");
+    snprintf(extra, sizeof extra, ",\"heap_bytes_per_conn\":%.1f,\"malloc_arena_max\":\"%s\"",
+             ((double)(heap1.uordblks + heap1.hblkhd) - (double)(heap0.uordblks + heap0.hblkhd)) / (double)A.n,
+             arenas ? arenas : "");
+    report_conns_with(A.n, w5_open_end - t0, rss0, rss1, extra);
     done = 1; /* the closes that follow are expected */
 }
 
 int main(int argc, char **argv) {
     A = bench_parse(argc, argv);
+    if (A.trust) shared_options = trust_options();
     const char *w = A.workload;
     if (!strcmp(w, "W1")) w1(!strcmp(A.mode, "queued"));
     else if (!strcmp(w, "W2") || !strcmp(w, "W2z")) w2();

@@ -9,7 +9,10 @@ use std::fmt;
 #[repr(u32)]
 #[non_exhaustive]
 pub enum ErrorCode {
-    /// A failure no other code describes.
+    /// A failure no other code describes. Not produced by this version
+    /// (every failure it knows has its own code); kept, with its number,
+    /// for causes a later version may not classify, so that programs
+    /// handle it as they handle codes they do not know.
     Other = 1,
     /// The host name could not be resolved (or has no address).
     Dns = 2,
@@ -70,7 +73,9 @@ pub enum ErrorCode {
     BlockedPort = 60,
     /// close() was called before the connection was established.
     ClosedWhileConnecting = 61,
-    /// The socket was released while connecting.
+    /// The socket was released while connecting (its handle dropped, or
+    /// [`crate::WebSocket::release`]): seen by a handler that outlives the
+    /// handle. The C and Python bindings deliver no events after a release.
     Released = 62,
     /// The library was shut down while connecting.
     ShutDown = 63,

@@ -54,6 +54,11 @@ pub struct Options {
     /// the only ones (`exclusive`). Default: the operating system's trust
     /// store (the bundled webpki roots where it has none).
     pub ca: Option<CaBundle>,
+    /// Certificate revocation lists (PEM, one or more `X509 CRL` blocks),
+    /// checked against the certificates the exclusive CA bundle signs: a
+    /// server certificate they list is refused (`TlsCertRevoked`). Needs
+    /// an exclusive `ca` (the operating system's verifier takes no CRLs).
+    pub ca_crl_pem: Option<Vec<u8>>,
     /// The certificate presented when the server asks for one (mutual TLS;
     /// shared: options are copied per socket, and kept by each connection).
     pub client_cert: Option<Arc<ClientCert>>,
@@ -92,6 +97,7 @@ impl Default for Options {
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             ca: None,
+            ca_crl_pem: None,
             client_cert: None,
             proxy: Proxy::FromEnvironment,
             block_unsafe_ports: false,

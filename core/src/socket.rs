@@ -153,11 +153,13 @@ impl WebSocket {
         let protocols: Vec<String> = protocols.iter().map(|p| p.as_ref().to_string()).collect();
         let registration = runtime::register(tx.clone());
         let task_shared = Arc::clone(&shared);
-        handle.spawn(async move {
-            let _registration = registration;
-            let delivery = connection::Delivery { handler, immediate, flow };
-            connection::run(task_shared, protocols, options, tls, delivery, rx).await;
-        });
+        // The task is the connection's future itself (the registration is
+        // dropped when it ends): an `async move` block around it would hold
+        // its arguments twice, once as the block's captures, and the options
+        // alone are 160 bytes.
+        let delivery = connection::Delivery { handler, immediate, flow };
+        let run = connection::run(task_shared, protocols, options, tls, delivery, rx);
+        handle.spawn(futures_util::FutureExt::map(run, move |()| drop(registration)));
         Ok(WebSocket { shared, cmds: tx })
     }
 

@@ -9,7 +9,7 @@ use crate::cause::{ErrorCode, Failure};
 use crate::error::{Error, ErrorKind};
 use crate::options::Options;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{timeout_at, Instant};
@@ -74,6 +74,7 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct TrustKey {
     ca: Option<(Vec<u8>, bool)>,
+    crl: Option<Vec<u8>>,
     accept_invalid: bool,
     client_cert: Option<(Vec<u8>, Vec<u8>)>,
 }
@@ -103,6 +104,7 @@ pub(crate) fn trust(options: &Options) -> Result<Trust, Error> {
     static CACHE: Mutex<Vec<Arc<Entry>>> = Mutex::new(Vec::new());
     let key = TrustKey {
         ca: options.ca.as_ref().map(|c| (c.pem.clone(), c.exclusive)),
+        crl: options.ca_crl_pem.clone(),
         accept_invalid: options.dangerously_accept_invalid_certificates,
         client_cert: options.client_cert.as_ref().map(|c| (c.chain_pem.clone(), c.key_pem.clone())),
     };
@@ -112,6 +114,15 @@ pub(crate) fn trust(options: &Options) -> Result<Trust, Error> {
     }
     if let Some((pem, _)) = &key.ca {
         parse_ca_pem(pem)?;
+    }
+    if let Some(crl) = &key.crl {
+        if !matches!(key.ca, Some((_, true))) {
+            return Err(Error::new(
+                ErrorKind::InvalidOption,
+                "revocation lists need an exclusive CA bundle (the operating system's verifier takes none)",
+            ));
+        }
+        parse_crl_pem(crl)?;
     }
     if let Some((chain, k)) = &key.client_cert {
         parse_client_cert(chain, k)?;
@@ -142,7 +153,7 @@ impl Trust {
             .get_or_try_init(|| async move {
                 tokio::task::spawn_blocking(move || build(&entry.key))
                     .await
-                    .map_err(|e| Failure::new(ErrorCode::Other, format!("TLS setup: {e}")))?
+                    .map_err(|e| Failure::new(ErrorCode::Tls, format!("TLS setup: {e}")))?
                     .map_err(|e| Failure::new(ErrorCode::Tls, format!("TLS setup: {}", e.message())))
             })
             .await
@@ -170,7 +181,11 @@ fn build(key: &TrustKey) -> Result<Arc<ClientConfig>, Error> {
                         Error::new(ErrorKind::InvalidOption, format!("a CA certificate is unusable: {e}"))
                     })?;
                 }
-                webpki_verifier(roots, &p)?
+                let crls = match &key.crl {
+                    Some(pem) => parse_crl_pem(pem)?,
+                    None => Vec::new(),
+                };
+                webpki_verifier_with_crls(roots, crls, &p)?
             }
             other => {
                 let extra = match other {
@@ -199,10 +214,41 @@ fn webpki_verifier(
     roots: RootCertStore,
     p: &Arc<rustls::crypto::CryptoProvider>,
 ) -> Result<Arc<dyn rustls::client::danger::ServerCertVerifier>, Error> {
-    let v = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(p))
-        .build()
-        .map_err(|e| Error::new(ErrorKind::InvalidOption, format!("TLS setup: {e}")))?;
+    webpki_verifier_with_crls(roots, Vec::new(), p)
+}
+
+/// rustls's webpki verifier; with CRLs, every certificate of the chain
+/// whose issuer published one is checked against it (a certificate whose
+/// issuer has none given is not refused for that).
+fn webpki_verifier_with_crls(
+    roots: RootCertStore,
+    crls: Vec<CertificateRevocationListDer<'static>>,
+    p: &Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn rustls::client::danger::ServerCertVerifier>, Error> {
+    let mut b = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(p));
+    if !crls.is_empty() {
+        b = b.with_crls(crls).allow_unknown_revocation_status();
+    }
+    let v = b.build().map_err(|e| Error::new(ErrorKind::InvalidOption, format!("TLS setup: {e}")))?;
     Ok(v)
+}
+
+/// Parses PEM certificate revocation lists; an error if there are none.
+pub fn parse_crl_pem(pem: &[u8]) -> Result<Vec<CertificateRevocationListDer<'static>>, Error> {
+    parse_pem(pem, "the revocation lists", "contain no PEM X509 CRL")
+}
+
+/// Every PEM object of type `T` in `pem`; an error naming `what` if the PEM
+/// is broken or holds none.
+fn parse_pem<T: PemObject>(pem: &[u8], what: &str, none: &str) -> Result<Vec<T>, Error> {
+    let bad = |m: String| Error::new(ErrorKind::InvalidOption, m);
+    let all = T::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("{what} is not valid PEM: {e:?}")))?;
+    if all.is_empty() {
+        return Err(bad(format!("{what} {none}")));
+    }
+    Ok(all)
 }
 
 /// The operating system's verifier (rustls-platform-verifier: the system's
@@ -228,14 +274,7 @@ fn has_system_roots() -> bool {
 
 /// Parses a PEM bundle into certificates; an error if it holds none.
 pub fn parse_ca_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let bad = |m: String| Error::new(ErrorKind::InvalidOption, m);
-    let certs = CertificateDer::pem_slice_iter(pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad(format!("the CA bundle is not valid PEM: {e:?}")))?;
-    if certs.is_empty() {
-        return Err(bad("the CA bundle contains no PEM certificate".into()));
-    }
-    Ok(certs)
+    parse_pem(pem, "the CA bundle", "contains no PEM certificate")
 }
 
 /// Parses a client certificate chain and its private key (PEM).

@@ -647,3 +647,33 @@ fn a_send_from_a_slow_open_handler_after_the_server_closed_never_reaches_it() {
         ]
     );
 }
+
+/// A handle released while connecting (a binding whose handler outlives
+/// its handle, or a dropped `WebSocket`): the handler still gets error
+/// (code `Released`) then close 1006, and the server sees TCP dropped.
+#[test]
+fn releasing_while_connecting_gives_error_released_then_close() {
+    let (got_request, request_seen) = std::sync::mpsc::channel();
+    let srv = raw_server(move |mut s| {
+        let req = read_request(&mut s);
+        let _ = got_request.send(());
+        (req, sees_eof(&mut s))
+    });
+    let queue = wsnative_core::EventQueue::new();
+    let opts = Options { proxy: wsnative_core::Proxy::Direct, ..Options::default() };
+    let ws = WebSocket::connect_queued::<&str>(&srv.url, &[], opts, &queue).unwrap();
+    // The request is out: the connection waits for the server's answer.
+    request_seen.recv_timeout(WAIT).expect("the request");
+    drop(ws);
+    let first = queue.pop(Some(WAIT)).expect("an error event");
+    match &first {
+        Event::Error { cause, message } => {
+            assert_eq!(cause.code, wsnative_core::ErrorCode::Released, "{message}");
+        }
+        other => panic!("expected an error first, got {other:?}"),
+    }
+    assert_eq!(queue.pop(Some(WAIT)).expect("a close event"), close(1006, "", false));
+    let (req, eof) = srv.join.join().unwrap();
+    assert!(req.starts_with("GET "), "{req}");
+    assert!(eof, "the server should see the connection dropped");
+}

@@ -5,7 +5,7 @@ mod support;
 
 use support::*;
 use wsnative_core::{CaBundle, ErrorCode, Event, Options};
-use wsnative_testserver::{self_signed, self_signed_expired, Mode, TestServer};
+use wsnative_testserver::{ca_signed_with_crls, self_signed, self_signed_expired, Mode, TestServer};
 
 fn trusting(cert_pem: &str) -> Options {
     Options {
@@ -130,4 +130,28 @@ fn the_dangerous_option_accepts_untrusted_expired_and_wrong_host_certificates() 
         r.ws.send_text("still encrypted").unwrap();
         assert_eq!(r.next(), text("still encrypted"));
     }
+}
+
+#[test]
+fn a_revoked_certificate_is_refused_with_its_own_code() {
+    let pki = ca_signed_with_crls(&["127.0.0.1"]);
+    let srv = TestServer::start_tls(Mode::Echo, pki.cert_pem.as_bytes(), pki.key_pem.as_bytes());
+    let url = format!("wss://127.0.0.1:{}/", srv.addr().port());
+    let with_crl = |crl: &str| Options {
+        ca: Some(CaBundle { pem: pki.ca_pem.as_bytes().to_vec(), exclusive: true }),
+        ca_crl_pem: Some(crl.as_bytes().to_vec()),
+        ..Options::default()
+    };
+    let ev = open(&url, &[], with_crl(&pki.crl_revoking_pem)).until_close();
+    assert_eq!(error(&ev).1, ErrorCode::TlsCertRevoked, "{}", error_message(&ev));
+    assert_eq!(ev[1], close(1006, "", false));
+    // A list of the same CA that does not name it: the server opens.
+    let r = open(&url, &[], with_crl(&pki.crl_empty_pem));
+    assert_eq!(r.next(), Event::Open);
+    // The operating system's verifier takes no lists: refused at creation.
+    let mut o = with_crl(&pki.crl_revoking_pem);
+    o.ca.as_mut().unwrap().exclusive = false;
+    let queue = wsnative_core::EventQueue::new();
+    let e = wsnative_core::WebSocket::connect_queued::<&str>(&url, &[], o, &queue).unwrap_err();
+    assert!(e.message().contains("exclusive"), "{}", e.message());
 }

@@ -14,7 +14,9 @@ use wsnative_core::{ErrorCode, HttpResponse};
 pub enum ws_error_code {
     /// No error: ws_error_cause() was called outside on_error.
     None = 0,
-    /// A failure no other code describes.
+    /// A failure no other code describes. Not produced by this version
+    /// (every failure it knows has its own code); a program should treat it
+    /// as it treats codes it does not know.
     Other = 1,
     /// The host name could not be resolved.
     Dns = 2,
@@ -72,7 +74,8 @@ pub enum ws_error_code {
     BlockedPort = 60,
     /// ws_close() was called before the connection was established.
     ClosedWhileConnecting = 61,
-    /// The socket was freed while connecting.
+    /// The socket was freed while connecting. Never seen by a C program (no
+    /// callback runs after ws_free()); kept for the Rust core's handlers.
     Released = 62,
     /// ws_shutdown() was called while connecting.
     ShutDown = 63,

@@ -28,7 +28,7 @@ pub enum ws_dispatch {
 /// Methods: ws_options_new, ws_options_free, ws_options_add_header,
 /// ws_options_set_connect_timeout_ms, ws_options_set_close_timeout_ms,
 /// ws_options_set_max_message_size, ws_options_set_ca_file,
-/// ws_options_set_ca_pem, ws_options_set_dispatch,
+/// ws_options_set_ca_pem, ws_options_set_ca_crl_pem, ws_options_set_dispatch,
 /// ws_options_set_block_unsafe_ports,
 /// ws_options_set_dangerously_accept_invalid_certificates,
 /// ws_options_set_max_queued_bytes, ws_options_set_chromium_compat,
@@ -172,6 +172,16 @@ pub unsafe extern "C" fn ws_options_set_max_message_size(
     })
 }
 
+/// `len` bytes of PEM at `pem` (`what`: "the CA bundle is"), at most
+/// 16 MiB.
+unsafe fn pem_bytes<'a>(pem: *const u8, len: usize, what: &str) -> Result<&'a [u8], ws_result> {
+    let pem = bytes(pem, len, "pem")?;
+    if pem.len() as u64 > MAX_CA_BUNDLE {
+        return Err(fail(ws_result::InvalidOption, &format!("{what} larger than 16 MiB ({len} bytes)")));
+    }
+    Ok(pem)
+}
+
 fn set_ca(options: &mut ws_options, pem: Vec<u8>, exclusive: bool) -> ws_result {
     if let Err(e) = wsnative_core::tls::parse_ca_pem(&pem) {
         return fail_with(e);
@@ -234,17 +244,51 @@ pub unsafe extern "C" fn ws_options_set_ca_pem(
 ) -> ws_result {
     ffi_result!({
         non_null!(options, "options");
-        let pem = match bytes(pem, len, "pem") {
+        match pem_bytes(pem, len, "the CA bundle is") {
+            Ok(pem) => set_ca(&mut *options, pem.to_vec(), exclusive),
+            Err(r) => r,
+        }
+    })
+}
+
+/// Checks the server certificates that an exclusive CA bundle signs
+/// against these certificate revocation lists (`len` bytes of PEM at `pem`,
+/// one or more `X509 CRL` blocks, copied; they replace any set before): a
+/// revoked certificate fails the connection with
+/// WS_ERROR_CODE_TLS_CERT_REVOKED. Every certificate of the chain whose
+/// issuer published one of these lists is checked; one whose issuer has
+/// none here is not refused for that. The operating system's verifier takes
+/// no lists, so they need an exclusive bundle (ws_options_set_ca_file() or
+/// ws_options_set_ca_pem() with `exclusive` true): ws_new() returns
+/// WS_RESULT_INVALID_OPTION otherwise. `pem` NULL with `len` 0 removes them.
+///
+/// Returns WS_RESULT_INVALID_OPTION, with the reason in ws_last_error(), if
+/// the text holds no PEM CRL or is larger than 16 MiB;
+/// WS_RESULT_INVALID_LENGTH above PTRDIFF_MAX (nothing is read).
+///
+/// # Safety
+/// `options` must be a live options object; `pem` must point to `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_ca_crl_pem(
+    options: *mut ws_options,
+    pem: *const u8,
+    len: usize,
+) -> ws_result {
+    ffi_result!({
+        non_null!(options, "options");
+        if pem.is_null() && len == 0 {
+            (*options).core.ca_crl_pem = None;
+            return ws_result::Ok;
+        }
+        let pem = match pem_bytes(pem, len, "the revocation lists are") {
             Ok(p) => p,
             Err(r) => return r,
         };
-        if pem.len() as u64 > MAX_CA_BUNDLE {
-            return fail(
-                ws_result::InvalidOption,
-                &format!("the CA bundle is larger than 16 MiB ({len} bytes)"),
-            );
+        if let Err(e) = wsnative_core::tls::parse_crl_pem(pem) {
+            return fail_with(e);
         }
-        set_ca(&mut *options, pem.to_vec(), exclusive)
+        (*options).core.ca_crl_pem = Some(pem.to_vec());
+        ws_result::Ok
     })
 }
 
@@ -441,7 +485,10 @@ pub unsafe extern "C" fn ws_options_set_compression_no_context_takeover(
 /// - NULL: from the environment, as curl reads it (the default):
 ///   `https_proxy`/`HTTPS_PROXY` for wss://, `http_proxy` for ws://, then
 ///   `all_proxy`/`ALL_PROXY`; `no_proxy`/`NO_PROXY` lists hosts (suffixes),
-///   IP addresses and CIDR blocks to reach directly, or `*` for all;
+///   IP addresses and CIDR blocks to reach directly, or `*` for all.
+///   Loopback destinations (`localhost`, `*.localhost`, `127.0.0.0/8`,
+///   `::1`) are always reached directly, as in Chromium (curl proxies
+///   them), unless `no_proxy` holds Chromium's `<-loopback>`;
 /// - "" (empty): no proxy, whatever the environment says;
 /// - a proxy URL: `http://[user:password@]host[:port]` (HTTP CONNECT, Basic
 ///   authentication), `https://...` (the same over TLS to the proxy, which

@@ -18,7 +18,7 @@ mod server;
 pub mod tls;
 
 pub use server::TestServer;
-pub use tls::{self_signed, self_signed_expired};
+pub use tls::{ca_signed_with_crls, self_signed, self_signed_expired, CaSigned};
 
 use std::sync::Arc;
 use std::time::Duration;

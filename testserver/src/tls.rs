@@ -54,3 +54,59 @@ pub fn self_signed(hosts: &[&str]) -> (String, String) {
     let certified = rcgen::generate_simple_self_signed(names).expect("generate self-signed certificate");
     (certified.cert.pem(), certified.signing_key.serialize_pem())
 }
+
+/// A throwaway CA, a server certificate it signs for `hosts`, and two
+/// revocation lists it signs: one naming that certificate, one naming
+/// nothing (all PEM).
+pub struct CaSigned {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub crl_revoking_pem: String,
+    pub crl_empty_pem: String,
+}
+
+/// Makes a [`CaSigned`] for `hosts` (DNS names or IP addresses).
+pub fn ca_signed_with_crls(hosts: &[&str]) -> CaSigned {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, KeyUsagePurpose, SerialNumber};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "wsnative test CA");
+    let ca_key = KeyPair::generate().expect("a key pair");
+    let ca_cert = ca_params.self_signed(&ca_key).expect("the CA certificate");
+    let issuer = rcgen::Issuer::new(ca_params, &ca_key);
+    let names: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
+    let mut leaf = CertificateParams::new(names).expect("certificate parameters");
+    let serial = SerialNumber::from(0x5eed_u64);
+    leaf.serial_number = Some(serial.clone());
+    let key = KeyPair::generate().expect("a key pair");
+    let cert = leaf.signed_by(&key, &issuer).expect("a certificate signed by the CA");
+    let crl = |revoked: Vec<rcgen::RevokedCertParams>, number: u64| {
+        rcgen::CertificateRevocationListParams {
+            this_update: rcgen::date_time_ymd(2024, 1, 1),
+            next_update: rcgen::date_time_ymd(2100, 1, 1),
+            crl_number: SerialNumber::from(number),
+            issuing_distribution_point: None,
+            revoked_certs: revoked,
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        }
+        .signed_by(&issuer)
+        .expect("a revocation list")
+        .pem()
+        .expect("PEM")
+    };
+    let revoked = rcgen::RevokedCertParams {
+        serial_number: serial,
+        revocation_time: rcgen::date_time_ymd(2024, 1, 1),
+        reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+        invalidity_date: None,
+    };
+    CaSigned {
+        ca_pem: ca_cert.pem(),
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+        crl_revoking_pem: crl(vec![revoked], 2),
+        crl_empty_pem: crl(Vec::new(), 1),
+    }
+}

@@ -145,6 +145,11 @@ pub(crate) fn from_dict(
                 all.push(b'\n');
             }
             "ca_exclusive" => ca_exclusive = v.is_truthy()?,
+            "ca_crl" => {
+                let crl = pem(py, &key, &v)?;
+                wsnative_core::tls::parse_crl_pem(&crl).map_err(|e| errors::to_py(py, &e))?;
+                o.ca_crl_pem = Some(crl);
+            }
             "proxy" => o.proxy = proxy(py, &v)?,
             "client_cert" => cert = Some(pem(py, &key, &v)?),
             "client_key" => cert_key = Some(pem(py, &key, &v)?),
@@ -174,12 +179,24 @@ pub(crate) fn from_dict(
     }
     let offer = DeflateOffer::new(client_bits, server_bits, no_context).map_err(|e| errors::to_py(py, &e))?;
     o.permessage_deflate = compression.then_some(offer);
+    if o.ca_crl_pem.is_some() && ca_pem.is_some() && !ca_exclusive {
+        return Err(errors::invalid_option(
+            py,
+            "ca_crl needs ca_exclusive=True (the operating system's verifier takes no revocation lists)",
+        ));
+    }
     match ca_pem {
         Some(pem) => {
             wsnative_core::tls::parse_ca_pem(&pem).map_err(|e| errors::to_py(py, &e))?;
             o.ca = Some(CaBundle { pem, exclusive: ca_exclusive });
         }
-        None if ca_exclusive => {
+        None if ca_exclusive || o.ca_crl_pem.is_some() => {
+            if o.ca_crl_pem.is_some() {
+                return Err(errors::invalid_option(
+                    py,
+                    "ca_crl needs ca_file or ca_pem with ca_exclusive=True",
+                ));
+            }
             return Err(errors::invalid_option(py, "ca_exclusive needs ca_file or ca_pem"));
         }
         None => {}

@@ -73,6 +73,16 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (d / f"{name}.ext").write_text("basicConstraints=CA:FALSE\n" + ext)
         openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
                 "-out", f"{name}.pem", "-days", "30", "-extfile", f"{name}.ext", cwd=d)
+    # Revocation lists of the CA (openssl ca): one listing nothing, one
+    # listing the server's certificate.
+    (d / "ca.cnf").write_text("[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\ncrlnumber=crlnumber\n"
+                              "default_md=sha256\ndefault_crl_days=30\n")
+    (d / "index.txt").write_text("")
+    (d / "crlnumber").write_text("01\n")
+    ca = ["ca", "-batch", "-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.pem"]
+    openssl(*ca, "-gencrl", "-out", "empty.crl", cwd=d)
+    openssl(*ca, "-revoke", "server.pem", cwd=d)
+    openssl(*ca, "-gencrl", "-out", "revoked.crl", cwd=d)
     return d
 
 
@@ -323,15 +333,20 @@ def test_proxy_from_the_environment_as_curl_reads_it(
     url = f"ws://127.0.0.1:{echo_port}/"
     bad = proxy_url("http", tinyproxy, password="env-wrong")
     monkeypatch.setenv("http_proxy", bad)
+    # Loopback destinations do not go through the environment's proxy (as
+    # in Chromium), unless no_proxy says <-loopback>.
+    for host in ["127.0.0.1", "localhost", "127.0.0.1."]:
+        echo_once(f"ws://{host}:{echo_port}/")
+    monkeypatch.setenv("no_proxy", "<-loopback>")
     assert failure(url).code == "proxy_auth"  # the environment's proxy is used
     echo_once(url, proxy="")  # "" : no proxy, whatever the environment says
     echo_once(url, proxy=False)
     echo_once(url, proxy=proxy_url("socks5h", socks))  # the option wins
-    monkeypatch.setenv("no_proxy", "example.test, 127.0.0.0/8")
+    monkeypatch.setenv("no_proxy", "<-loopback> example.test, 127.0.0.0/8")
     echo_once(url)
     monkeypatch.setenv("no_proxy", "*")
     echo_once(url)
-    monkeypatch.delenv("no_proxy")
+    monkeypatch.setenv("no_proxy", "<-loopback>")
     monkeypatch.delenv("http_proxy")
     monkeypatch.setenv("HTTP_PROXY", bad)  # curl ignores the upper-case one
     echo_once(url)
@@ -494,6 +509,10 @@ with wsnative.connect(f"ws://dual.test:{port}/", connect_timeout=10, proxy="") a
     ws.send("he")
     assert ws.recv(timeout=5) == "he"
 took = time.monotonic() - start
+# A name with an A record only: the AAAA query fails, the A answer connects.
+with wsnative.connect(f"ws://v4only.test:{port}/", connect_timeout=10, proxy="") as ws:
+    ws.send("v4")
+    assert ws.recv(timeout=5) == "v4"
 try:
     wsnative.connect(f"ws://nowhere.test:{port}/", connect_timeout=10, proxy="")
     code = "none"
@@ -507,7 +526,7 @@ def test_happy_eyeballs_and_dns_failure(tmp_path: Path, echo_port: int) -> None:
     if shutil.which("unshare") is None:
         pytest.skip("unshare is not available")
     hosts = tmp_path / "hosts"
-    hosts.write_text("::1 dual.test\n127.0.0.1 dual.test\n")
+    hosts.write_text("::1 dual.test\n127.0.0.1 dual.test\n127.0.0.1 v4only.test\n")
     # A resolver on a loopback port where nothing listens: lookups fail
     # without leaving the machine.
     resolv = tmp_path / "resolv.conf"
@@ -595,6 +614,23 @@ def test_a_certificate_for_another_purpose_is_invalid(pki: Path) -> None:
         assert f.code == "tls_cert_invalid", f.message
     finally:
         next(gen, None)
+
+
+def test_revocation_lists(pki: Path, wss_port: int) -> None:
+    url = f"wss://127.0.0.1:{wss_port}/"
+    ca = str(pki / "ca.pem")
+    revoked = (pki / "revoked.crl").read_text()
+    f = failure(url, proxy="", ca_file=ca, ca_exclusive=True, ca_crl=revoked)
+    assert f.code == "tls_cert_revoked", f.message
+    # A list from the same CA that does not name the server's certificate.
+    echo_once(url, proxy="", ca_file=ca, ca_exclusive=True, ca_crl=(pki / "empty.crl").read_bytes())
+    # The operating system's verifier takes no lists.
+    with pytest.raises(wsnative.InvalidOptionError, match="exclusive"):
+        wsnative.WebSocket(url, ca_file=ca, ca_crl=revoked)
+    with pytest.raises(wsnative.InvalidOptionError, match="exclusive"):
+        wsnative.WebSocket(url, ca_crl=revoked)
+    with pytest.raises(wsnative.InvalidOptionError):
+        wsnative.WebSocket(url, ca_file=ca, ca_exclusive=True, ca_crl="not PEM")
 
 
 NO_NETWORK_CHILD = r"""

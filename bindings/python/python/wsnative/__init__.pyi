@@ -26,8 +26,9 @@ Options (keyword arguments of ``WebSocket``, ``connect`` and
 * ``headers``: extra request headers, a dict or a list of (name, value)
   pairs of str (e.g. ``{"Origin": "https://example.com"}``). Headers the
   handshake owns (Host, Upgrade, Sec-WebSocket-*) are refused.
-* ``connect_timeout``: seconds for name resolution, TCP connect (Happy
-  Eyeballs: IPv6 and IPv4 interleaved, a new attempt every 250 ms), the
+* ``connect_timeout``: seconds for name resolution (AAAA and A asked at
+  once), TCP connect (Happy Eyeballs: IPv6 and IPv4 interleaved, a new
+  attempt every 250 ms), the
   proxy, TLS and the opening handshake, together (default 30).
 * ``proxy``: a proxy URL: ``http://[user:password@]host[:port]`` (HTTP
   CONNECT, Basic authentication), ``https://...`` (the same over TLS to
@@ -36,7 +37,10 @@ Options (keyword arguments of ``WebSocket``, ``connect`` and
   proxy); ``""`` or ``False``: no proxy. Default (``None``): from the
   environment as curl reads it (``https_proxy``/``HTTPS_PROXY`` for wss,
   ``http_proxy`` for ws, then ``all_proxy``/``ALL_PROXY``; ``no_proxy``
-  with host suffixes, IPs, CIDR blocks and ``*``).
+  with host suffixes, IPs, CIDR blocks and ``*``), except that loopback
+  destinations (``localhost``, ``*.localhost``, ``127.0.0.0/8``, ``::1``)
+  are reached directly, as in Chromium, unless ``no_proxy`` holds
+  ``<-loopback>``.
 * ``client_cert`` / ``client_key``: a client certificate chain and its
   private key (PEM, str or bytes), presented when a ``wss://`` server asks
   for one (mutual TLS); both or neither.
@@ -55,6 +59,11 @@ Options (keyword arguments of ``WebSocket``, ``connect`` and
   must be a regular file (a directory, device, FIFO or socket is refused
   without being read, so the constructor never blocks); either is refused
   above 16 MiB.
+* ``ca_crl``: certificate revocation lists (PEM ``X509 CRL`` blocks, str or
+  bytes) checked against the certificates the exclusive CA bundle signs;
+  a listed server certificate fails with code ``"tls_cert_revoked"``.
+  Needs ``ca_exclusive=True`` (the operating system's verifier takes no
+  lists).
 * ``block_unsafe_ports``: refuse the browser's list of blocked ports
   (default False).
 * ``chromium_compat``: behave exactly as Chromium where wsnative
