@@ -342,6 +342,13 @@ class Options {
         return set(ws_options_set_ca_pem(p_, reinterpret_cast<const std::uint8_t *>(pem.data()), pem.size(),
                                          exclusive));
     }
+    // Certificate revocation lists (PEM) checked against an exclusive CA
+    // bundle: a revoked server certificate fails the connection
+    // (tls_cert_revoked). Empty: none.
+    Options &ca_crl_pem(std::string_view pem) {
+        if (pem.empty()) return set(ws_options_set_ca_crl_pem(p_, nullptr, 0));
+        return set(ws_options_set_ca_crl_pem(p_, reinterpret_cast<const std::uint8_t *>(pem.data()), pem.size()));
+    }
     Options &dispatch(Dispatch mode) {
         return set(ws_options_set_dispatch(p_, static_cast<std::uint32_t>(mode)));
     }

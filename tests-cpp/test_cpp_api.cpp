@@ -139,6 +139,8 @@ static void test_option_errors(void) {
     CHECK_THROWS(wsnative::InvalidOptionError, o.ca_file("/nonexistent/ca.pem"));
     CHECK_THROWS(wsnative::InvalidOptionError, o.ca_file("/dev/zero"));
     CHECK_THROWS(wsnative::InvalidOptionError, o.ca_pem("not a certificate"));
+    CHECK_THROWS(wsnative::InvalidOptionError, o.ca_crl_pem("not a revocation list"));
+    CHECK_NOTHROW(o.ca_crl_pem(""));  // none
     CHECK_THROWS(wsnative::InvalidOptionError, o.compression_window_bits(7, 0));
     CHECK_THROWS(wsnative::InvalidOptionError, o.compression_window_bits(0, 16));
     CHECK_THROWS(wsnative::InvalidOptionError, o.proxy("ftp://proxy.test/"));

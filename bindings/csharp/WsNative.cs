@@ -419,6 +419,10 @@ namespace WsNative
         public string CaFile { get; set; }
         /// <summary>PEM text of CAs trusted for wss://.</summary>
         public byte[] CaPem { get; set; }
+        /// <summary>PEM certificate revocation lists checked against an
+        /// exclusive CA bundle (CaExclusive): a revoked server certificate
+        /// fails the connection (cause TlsCertRevoked).</summary>
+        public byte[] CaCrlPem { get; set; }
         /// <summary>Trust only CaFile / CaPem, not the system's store.</summary>
         public bool CaExclusive { get; set; }
         public bool? BlockUnsafePorts { get; set; }
@@ -482,6 +486,7 @@ namespace WsNative
                 }
                 if (CaFile != null) Set(Native.ws_options_set_ca_file(o, Native.Utf8Z(CaFile, "CaFile"), Native.Bool(CaExclusive)), "CaFile");
                 if (CaPem != null) Set(Native.ws_options_set_ca_pem(o, CaPem, new UIntPtr((uint)CaPem.Length), Native.Bool(CaExclusive)), "CaPem");
+                if (CaCrlPem != null) Set(Native.ws_options_set_ca_crl_pem(o, CaCrlPem, new UIntPtr((uint)CaCrlPem.Length)), "CaCrlPem");
                 if (BlockUnsafePorts.HasValue) Set(Native.ws_options_set_block_unsafe_ports(o, Native.Bool(BlockUnsafePorts.Value)), "BlockUnsafePorts");
                 if (DangerouslyAcceptInvalidCertificates.HasValue)
                     Set(Native.ws_options_set_dangerously_accept_invalid_certificates(o, Native.Bool(DangerouslyAcceptInvalidCertificates.Value)), "DangerouslyAcceptInvalidCertificates");
@@ -1189,6 +1194,7 @@ namespace WsNative
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint ws_options_set_max_message_size(IntPtr options, UIntPtr bytes);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint ws_options_set_ca_file(IntPtr options, byte[] path, byte exclusive);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint ws_options_set_ca_pem(IntPtr options, byte[] pem, UIntPtr len, byte exclusive);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint ws_options_set_ca_crl_pem(IntPtr options, byte[] pem, UIntPtr len);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint ws_options_set_dispatch(IntPtr options, uint mode);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint ws_options_set_block_unsafe_ports(IntPtr options, byte block);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint ws_options_set_dangerously_accept_invalid_certificates(IntPtr options, byte accept);

@@ -661,6 +661,7 @@ static class Tests
             { "zero max message size", new WebSocketOptions { MaxMessageSize = 0 } },
             { "missing CA file", new WebSocketOptions { CaFile = "/nonexistent/ca.pem" } },
             { "CA PEM without certificate", new WebSocketOptions { CaPem = Encoding.ASCII.GetBytes("not pem") } },
+            { "CRL PEM without a list", new WebSocketOptions { CaCrlPem = Encoding.ASCII.GetBytes("not a revocation list") } },
             { "window bits 7", new WebSocketOptions { ClientMaxWindowBits = 7 } },
             { "server window bits 16", new WebSocketOptions { ServerMaxWindowBits = 16 } },
             { "proxy scheme", new WebSocketOptions { Proxy = "ftp://127.0.0.1:1" } },
