@@ -50,8 +50,11 @@ def test_exit_with_open_sockets_neither_hangs_nor_crashes(ws_url: str, testserve
 
 
 def test_ctrl_c_in_recv(ws_url: str) -> None:
+    # The child answers Ctrl-C as a terminal's program does, even when this
+    # test runs in the background (where SIGINT is inherited ignored).
     code = """
-        import sys, wsnative
+        import signal, sys, wsnative
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         ws = wsnative.connect(sys.argv[1] + "/")
         print("ready", flush=True)
         try:

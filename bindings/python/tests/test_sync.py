@@ -73,15 +73,21 @@ def test_rejected_handshake_fails() -> None:
 
 
 def test_recv_is_interrupted_by_ctrl_c(ws_url: str) -> None:
-    ws = wsnative.connect(ws_url + "/")
-    timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
-    t = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        ws.recv()
-    assert time.monotonic() - t < 1.0
-    ws.close()
-    assert ws.wait_closed(5)
+    # Python's own Ctrl-C handler, even when the tests run in the background
+    # (where SIGINT is inherited ignored and Python installs none).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        ws = wsnative.connect(ws_url + "/")
+        timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+        timer.start()
+        t = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            ws.recv()
+        assert time.monotonic() - t < 1.0
+        ws.close()
+        assert ws.wait_closed(5)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_messages_between_threads(ws_url: str) -> None:
