@@ -76,10 +76,6 @@ struct Emitter {
     /// When the first immediate handler of this read pass started (the
     /// clock is read only when a handler runs).
     first_handler: Option<Instant>,
-    /// What the next handler may do with the socket (see
-    /// [`crate::direct::as_handler`]): [`crate::direct::BLOCKED`], or the
-    /// send buffer's address when nothing more has arrived.
-    direct_id: usize,
 }
 
 impl Emitter {
@@ -93,7 +89,7 @@ impl Emitter {
                 if self.first_handler.is_none() {
                     self.first_handler = Some(Instant::now());
                 }
-                crate::direct::as_handler(self.direct_id, || h(ev));
+                crate::direct::as_handler(|| h(ev));
             }
         }
     }
@@ -157,13 +153,8 @@ pub(crate) async fn run(
     mut cmds: UnboundedReceiver<Command>,
 ) {
     let Delivery { handler, immediate, flow } = delivery;
-    let mut em = Emitter {
-        shared: Arc::clone(&shared),
-        handler: Some(handler),
-        immediate,
-        first_handler: None,
-        direct_id: crate::direct::BLOCKED,
-    };
+    let mut em =
+        Emitter { shared: Arc::clone(&shared), handler: Some(handler), immediate, first_handler: None };
     // Boxed: the connecting state (TLS handshake, HTTP buffers) is freed
     // once open instead of sizing the task for its whole life.
     // One deadline for every phase: the phase that runs out reports itself.
@@ -691,11 +682,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                 Poll::Pending => return Read::Blocked,
                 Poll::Ready(Ok(Received::Message { data, text })) => {
                     if self.phase == Phase::Open {
-                        if !self.rx.has_unparsed() {
-                            em.direct_id = &self.shared.outgoing as *const _ as usize;
-                        }
                         em.message(data, text);
-                        em.direct_id = crate::direct::BLOCKED;
                     }
                 }
                 Poll::Ready(Ok(Received::Ping(payload))) => self.queue_pong(&payload),
@@ -881,7 +868,6 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
             handler: Some(handler),
             immediate: false,
             first_handler: None,
-            direct_id: crate::direct::BLOCKED,
         };
         let conn = OpenConnection::new(client, incoming, shared, rx, Duration::from_secs(5), None, false);
         drive(conn, em).await;
@@ -958,7 +944,6 @@ mod tests {
                 handler: Some(handler),
                 immediate: false,
                 first_handler: None,
-                direct_id: crate::direct::BLOCKED,
             };
             let incoming = Incoming::new(&[], false, 1 << 20, false, false);
             let conn = OpenConnection::new(

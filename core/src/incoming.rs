@@ -464,11 +464,6 @@ impl Incoming {
         Ok(Received::Message { data, text: msg.text })
     }
 
-    /// Bytes have been read from the network that are not yet parsed.
-    pub(crate) fn has_unparsed(&self) -> bool {
-        !self.buf.is_empty()
-    }
-
     /// Whether a large message was received since the last call.
     pub(crate) fn took_spare(&mut self) -> bool {
         std::mem::take(&mut self.spare_taken)

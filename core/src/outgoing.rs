@@ -9,7 +9,7 @@
 //! thread itself (see [`crate::direct`]).
 
 use crate::deflate::Deflater;
-use crate::direct::{self, Caller};
+use crate::direct;
 use futures_util::task::AtomicWaker;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,12 +18,13 @@ use std::task::Waker;
 
 /// Masking keys drawn from the thread's CSPRNG at a time.
 const KEYS: usize = 32;
-/// From this many bytes waiting, or for a message this large, the sending
-/// thread may write to the socket itself; a large message is masked and
-/// written in pieces of this size (a multiple of 4: each piece starts at
-/// `key[0]`). A message this large that is queued is encoded outside the
-/// lock.
+/// From this many bytes waiting, a sending thread may write them to the
+/// socket itself; a message this large is encoded outside the lock.
 const DIRECT_MIN: usize = 64 * 1024;
+/// Beyond this many bytes waiting (a large message, or a backlog the task
+/// is already writing), the task writes them: a direct write that the
+/// socket cuts short would move the rest down in memory.
+const DIRECT_MAX: usize = 1 << 20;
 
 struct Frames {
     bytes: Vec<u8>,
@@ -50,8 +51,6 @@ struct Frames {
     /// The plain TCP socket, while sends may write to it themselves (see
     /// [`crate::direct`]); None before open, once closing, and over TLS.
     direct: Option<RawFd>,
-    /// Where a large message is masked piece by piece for the socket.
-    scratch: Vec<u8>,
     /// A direct write found the socket full: the next one waits until
     /// this many bytes wait (one write per [`DIRECT_MIN`] queued, not one
     /// per message, while the socket stays full); 0 otherwise.
@@ -72,7 +71,6 @@ impl Default for Frames {
             spare: Vec::new(),
             task_busy: false,
             direct: None,
-            scratch: Vec::new(),
             retry_at: 0,
         }
     }
@@ -111,46 +109,6 @@ impl Frames {
                 false
             }
         }
-    }
-
-    /// Writes a large uncompressed message to the socket `fd` (nothing
-    /// else waiting), masking it piece by piece; what the socket does not
-    /// take is queued for the task.
-    fn write_large(&mut self, fd: RawFd, opcode: u8, payload: &[u8]) {
-        let key = self.key();
-        let mut piece = std::mem::take(&mut self.scratch);
-        piece.clear();
-        header(&mut piece, opcode, false, payload.len(), key);
-        let mut done = 0;
-        loop {
-            let end = (done + DIRECT_MIN).min(payload.len());
-            extend_masked(&mut piece, &payload[done..end], key);
-            done = end;
-            let n = match direct::write_some(fd, &piece) {
-                Ok(n) => n,
-                Err(_) => {
-                    self.direct = None;
-                    0
-                }
-            };
-            if n < piece.len() {
-                let need = piece.len() - n + payload.len() - done;
-                if self.bytes.capacity() < need && self.spare.capacity() >= need {
-                    std::mem::swap(&mut self.bytes, &mut self.spare);
-                }
-                self.bytes.extend_from_slice(&piece[n..]);
-                extend_masked(&mut self.bytes, &payload[done..], key);
-                self.payload += payload.len() as u64;
-                self.buffered += payload.len() as u64;
-                self.retry_at = self.bytes.len() + DIRECT_MIN;
-                break;
-            }
-            piece.clear();
-            if done == payload.len() {
-                break;
-            }
-        }
-        self.scratch = piece;
     }
 }
 
@@ -218,7 +176,6 @@ impl Outgoing {
     pub(crate) fn release_spare(&self, keep: usize) {
         let mut f = self.lock();
         f.spare = Vec::new();
-        f.scratch = Vec::new();
         if f.bytes.is_empty() && f.bytes.capacity() > keep {
             f.bytes = Vec::new();
         }
@@ -248,21 +205,11 @@ impl Outgoing {
     /// socket directly (see [`crate::direct`]).
     pub(crate) fn push(&self, text: bool, payload: &[u8]) {
         let opcode = if text { OPCODE_TEXT } else { OPCODE_BINARY };
-        // A large frame is written directly when it can be; otherwise it is
-        // encoded into its own buffer before taking the lock again, so the
-        // connection task never waits for the copy (not when compressing:
-        // messages go through the compressor in order).
+        // A large frame is encoded into its own buffer before taking the
+        // lock, so the connection task never waits for the copy (not when
+        // compressing: messages go through the compressor in order).
         let own = if payload.len() >= DIRECT_MIN {
             let mut f = self.lock();
-            if f.deflater.is_none() && f.bytes.len() + payload.len() >= f.retry_at {
-                if let Some(fd) = self.direct_fd(&f) {
-                    if f.bytes.is_empty() || f.write_waiting(fd) {
-                        f.write_large(fd, opcode, payload);
-                        self.after_direct(f);
-                        return;
-                    }
-                }
-            }
             f.deflater.is_none().then(|| std::mem::take(&mut f.spare))
         } else {
             None
@@ -303,7 +250,7 @@ impl Outgoing {
         }
         f.payload += payload.len() as u64;
         f.buffered += payload.len() as u64;
-        if f.bytes.len() >= DIRECT_MIN.max(f.retry_at) {
+        if (DIRECT_MIN.max(f.retry_at)..=DIRECT_MAX).contains(&f.bytes.len()) && payload.len() < DIRECT_MIN {
             if let Some(fd) = self.direct_fd(&f) {
                 f.write_waiting(fd);
                 self.after_direct(f);
@@ -320,17 +267,11 @@ impl Outgoing {
         }
     }
 
-    /// The socket, if this send may write to it itself now.
+    /// The socket, if this send may write to it itself now: not from a
+    /// handler (see [`crate::direct`]), nor while the task writes.
     fn direct_fd(&self, f: &Frames) -> Option<RawFd> {
         let fd = f.direct?;
-        if f.task_busy {
-            return None;
-        }
-        match direct::caller(self as *const Outgoing as usize) {
-            Caller::Outside => Some(fd),
-            Caller::OwnHandler => (direct::unread(fd).ok()? == 0).then_some(fd),
-            Caller::Handler => None,
-        }
+        (!f.task_busy && !direct::in_handler()).then_some(fd)
     }
 
     /// After a direct write: what the socket did not take waits for the

@@ -1,6 +1,7 @@
 //! Sends that the sending thread writes to the socket itself (core/src/
-//! direct.rs): what the server receives, in order and unmasked correctly,
-//! when the socket is full, from other threads and from handlers.
+//! direct.rs), and those it must leave to the task: what the server
+//! receives, in order and unmasked correctly, when the socket is full, from
+//! other threads and from handlers.
 
 mod support;
 
@@ -11,8 +12,8 @@ use std::time::{Duration, Instant};
 use support::*;
 use wsnative_core::{Event, Options, WebSocket};
 
-/// Large sizes around the 64 KiB piece and not multiples of 4 (the mask
-/// must continue across pieces and across a partial write).
+/// Large sizes around the 64 KiB threshold of direct writes, and not
+/// multiples of 4.
 const LARGE: [usize; 6] = [65_535, 65_536, 65_537, 131_075, 1_000_003, 3_000_001];
 
 fn pattern(round: usize, len: usize) -> Vec<u8> {
@@ -20,9 +21,9 @@ fn pattern(round: usize, len: usize) -> Vec<u8> {
 }
 
 /// A sender that outruns the server: the server reads nothing for a while
-/// (the socket fills, direct writes are cut short and the task takes
-/// over), then everything must arrive whole, in order, correctly masked,
-/// and bufferedAmount must come back to 0.
+/// (the socket fills, direct writes of bursts are cut short and the task
+/// takes over), then everything must arrive whole, in order, correctly
+/// masked, and bufferedAmount must come back to 0.
 #[test]
 fn bursts_and_large_messages_past_a_full_socket_arrive_whole_and_in_order() {
     const ROUNDS: usize = 12;
@@ -65,9 +66,8 @@ fn bursts_and_large_messages_past_a_full_socket_arrive_whole_and_in_order() {
     assert_eq!(it.next().unwrap().close_code(), Some(1000));
 }
 
-/// Immediate dispatch: a handler echoes large messages (written from the
-/// handler itself when nothing more has arrived); the server gets each
-/// echo whole before it sends the next message.
+/// Immediate dispatch: a handler echoes large messages; the server gets
+/// each echo whole before it sends the next message.
 #[test]
 fn large_echoes_from_the_message_handler_arrive_whole() {
     let srv = raw_server(|mut s| {
@@ -111,7 +111,8 @@ fn large_echoes_from_the_message_handler_arrive_whole() {
 /// still in the kernel behind a message read straight into its buffer)
 /// when the message handler sends a large reply: as in Chromium, whose
 /// network process has answered the Close by then, the reply never reaches
-/// the server, even though nothing else is queued and the socket has room.
+/// the server, even though nothing else is queued and the socket has room
+/// (a handler never writes to the socket itself).
 #[test]
 fn a_large_reply_from_the_handler_after_the_close_arrived_never_reaches_the_server() {
     for len in [100_000, 1_000_000, 100_000, 1_000_000] {
