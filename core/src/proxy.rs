@@ -1,12 +1,7 @@
 //! Which proxy a connection goes through: the application's choice, or the
 //! environment as curl reads it (`https_proxy`/`HTTPS_PROXY` for wss,
 //! `http_proxy` for ws, then `all_proxy`/`ALL_PROXY`, with
-//! `no_proxy`/`NO_PROXY` exceptions). A proxy from the environment is
-//! never used for a loopback destination (`localhost`, `*.localhost`,
-//! `127.0.0.0/8`, `::1`), as Chromium's implicit bypass rules and Go's
-//! `ProxyFromEnvironment` do and curl does not: the proxy's loopback is not
-//! the caller's. `<-loopback>` in `no_proxy` (Chromium's syntax) removes
-//! that rule; an explicit proxy option applies to every host.
+//! `no_proxy`/`NO_PROXY` exceptions).
 
 use crate::error::{Error, ErrorKind};
 use crate::validate::WsUrl;
@@ -136,30 +131,12 @@ fn from_environment(url: &WsUrl, var: impl Fn(&str) -> Option<String>) -> Result
     let Some(value) = any(names).or_else(|| any(&["all_proxy", "ALL_PROXY"])) else {
         return Ok(None);
     };
-    let no = any(&["no_proxy", "NO_PROXY"]).unwrap_or_default();
-    let keep_loopback = entries(&no).any(|e| e.eq_ignore_ascii_case(PROXY_LOOPBACK));
-    if (!keep_loopback && is_loopback(url.host())) || bypasses(&no, url.host()) {
-        return Ok(None);
+    if let Some(no) = any(&["no_proxy", "NO_PROXY"]) {
+        if bypasses(&no, url.host()) {
+            return Ok(None);
+        }
     }
     ProxyUrl::parse(&value).map(Some).map_err(|e| format!("the proxy from the environment: {}", e.message()))
-}
-
-/// The `no_proxy` entry (Chromium's) that sends loopback destinations
-/// through the environment's proxy too.
-const PROXY_LOOPBACK: &str = "<-loopback>";
-
-fn entries(no_proxy: &str) -> impl Iterator<Item = &str> {
-    no_proxy.split([',', ' ', '\t']).map(str::trim).filter(|e| !e.is_empty())
-}
-
-/// `localhost`, a name under `.localhost`, or a loopback address (the name
-/// is not resolved: only what the URL says counts, as in Chromium).
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase();
-    match host.parse::<IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host == "localhost" || host.ends_with(".localhost"),
-    }
 }
 
 /// Whether `no_proxy` exempts `host`: `*`, host suffixes on a label
@@ -168,7 +145,7 @@ fn is_loopback(host: &str) -> bool {
 pub(crate) fn bypasses(no_proxy: &str, host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase();
     let ip = host.parse::<IpAddr>().ok();
-    entries(no_proxy).any(|entry| {
+    no_proxy.split([',', ' ', '\t']).map(str::trim).filter(|e| !e.is_empty()).any(|entry| {
         if entry == "*" {
             return true;
         }
@@ -262,30 +239,5 @@ mod tests {
         assert_eq!(env_choice("ws://10.9.9.9/", &np), None);
         assert!(env_choice("ws://y.test/", &np).is_some());
         assert_eq!(env_choice("ws://y.test/", &[("all_proxy", "http://h:1"), ("NO_PROXY", "*")]), None);
-    }
-
-    #[test]
-    fn loopback_destinations_bypass_the_environment_unless_told() {
-        let e = [("http_proxy", "http://h1:1")];
-        for url in [
-            "ws://localhost:1/",
-            "ws://LocalHost./",
-            "ws://a.localhost/",
-            "ws://127.0.0.1/",
-            "ws://127.9.0.1/",
-            "ws://[::1]:1/",
-        ] {
-            assert_eq!(env_choice(url, &e), None, "{url}");
-        }
-        for url in ["ws://localhost.example/", "ws://128.0.0.1/", "ws://[::2]/", "ws://notlocalhost/"] {
-            assert!(env_choice(url, &e).is_some(), "{url}");
-        }
-        let keep = [("http_proxy", "http://h1:1"), ("no_proxy", "a.test, <-loopback>")];
-        assert!(env_choice("ws://127.0.0.1/", &keep).is_some());
-        assert!(env_choice("ws://localhost/", &keep).is_some());
-        assert_eq!(env_choice("ws://b.a.test/", &keep), None);
-        let keep_but_listed = [("http_proxy", "http://h1:1"), ("NO_PROXY", "<-loopback>,127.0.0.0/8")];
-        assert_eq!(env_choice("ws://127.0.0.1/", &keep_but_listed), None);
-        assert!(env_choice("ws://[::1]/", &keep_but_listed).is_some());
     }
 }
