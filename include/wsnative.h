@@ -605,9 +605,8 @@ ws_result ws_options_set_compression_no_context_takeover(struct ws_options *opti
 //   `https_proxy`/`HTTPS_PROXY` for wss://, `http_proxy` for ws://, then
 //   `all_proxy`/`ALL_PROXY`; `no_proxy`/`NO_PROXY` lists hosts (suffixes),
 //   IP addresses and CIDR blocks to reach directly, or `*` for all.
-//   Loopback destinations (`localhost`, `*.localhost`, `127.0.0.0/8`,
-//   `::1`) are always reached directly, as in Chromium (curl proxies
-//   them), unless `no_proxy` holds Chromium's `<-loopback>`;
+//   As in curl, loopback destinations go through that proxy too unless
+//   `no_proxy` names them;
 // - "" (empty): no proxy, whatever the environment says;
 // - a proxy URL: `http://[user:password@]host[:port]` (HTTP CONNECT, Basic
 //   authentication), `https://...` (the same over TLS to the proxy, which

@@ -37,10 +37,8 @@ Options (keyword arguments of ``WebSocket``, ``connect`` and
   proxy); ``""`` or ``False``: no proxy. Default (``None``): from the
   environment as curl reads it (``https_proxy``/``HTTPS_PROXY`` for wss,
   ``http_proxy`` for ws, then ``all_proxy``/``ALL_PROXY``; ``no_proxy``
-  with host suffixes, IPs, CIDR blocks and ``*``), except that loopback
-  destinations (``localhost``, ``*.localhost``, ``127.0.0.0/8``, ``::1``)
-  are reached directly, as in Chromium, unless ``no_proxy`` holds
-  ``<-loopback>``.
+  with host suffixes, IPs, CIDR blocks and ``*``). As in curl, loopback
+  destinations go through that proxy too unless ``no_proxy`` names them.
 * ``client_cert`` / ``client_key``: a client certificate chain and its
   private key (PEM, str or bytes), presented when a ``wss://`` server asks
   for one (mutual TLS); both or neither.
