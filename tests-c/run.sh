@@ -11,6 +11,7 @@
 #             -fsanitize=address,undefined (the default)
 #   valgrind  tests linked with the shared library, run under valgrind
 #             memcheck (definite leaks are errors); sets WSNATIVE_TEST_SLOW=1
+#             and WSNATIVE_TEST_REDUCE=4 (a quarter of the iterations)
 #             so that counts shrink and timeouts grow
 #   plain     tests linked with the shared library, no instrumentation
 #
@@ -288,6 +289,9 @@ for p in $progs; do
     valgrind)
         (
             export WSNATIVE_TEST_SLOW=1
+            # Memory errors, not volume, are what memcheck is for: a quarter
+            # of the iterations (the ASan run does them all).
+            export WSNATIVE_TEST_REDUCE=${WSNATIVE_TEST_REDUCE:-4}
             launch valgrind --quiet --error-exitcode=99 --leak-check=full \
                 --errors-for-leak-kinds=definite --show-leak-kinds=definite \
                 --suppressions="$root/tests-c/valgrind.supp" \
