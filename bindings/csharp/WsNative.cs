@@ -654,18 +654,15 @@ namespace WsNative
         static void Validate(string url, List<string> subprotocols)
         {
             byte[] urlz = Native.Utf8Z(url, "URL", true);
-            var protocols = new IntPtr[subprotocols.Count];
+            IntPtr[] protocols = Native.AllocUtf8ZArray(subprotocols, "subprotocol");
             try
             {
-                for (int i = 0; i < protocols.Length; i++)
-                    protocols[i] = Native.AllocUtf8Z(subprotocols[i], "subprotocol");
-                uint r = Native.ws_validate(urlz, protocols.Length == 0 ? null : protocols, new UIntPtr((uint)protocols.Length));
+                uint r = Native.ws_validate(urlz, protocols, new UIntPtr((uint)subprotocols.Count));
                 if (r != 0) throw WsNativeException.From((WsResult)r, "new WebSocket()");
             }
             finally
             {
-                foreach (IntPtr p in protocols)
-                    if (p != IntPtr.Zero) Marshal.FreeHGlobal(p);
+                Native.FreeUtf8ZArray(protocols);
             }
         }
 
@@ -712,13 +709,11 @@ namespace WsNative
             if (old != null) old.Dispose();
 
             byte[] urlz = Native.Utf8Z(url, "URL", true);
-            var protocols = new IntPtr[subprotocols.Count];
+            IntPtr[] protocols = Native.AllocUtf8ZArray(subprotocols, "subprotocol");
             GCHandle userdata = default(GCHandle);
             IntPtr newPin = IntPtr.Zero;
             try
             {
-                for (int i = 0; i < protocols.Length; i++)
-                    protocols[i] = Native.AllocUtf8Z(subprotocols[i], "subprotocol");
                 using (WsOptionsHandle opts = options.Build(headers))
                 {
                     bool immediate = options.Dispatch == WebSocketDispatch.Immediate;
@@ -730,7 +725,7 @@ namespace WsNative
                     lock (gate)
                     {
                         IntPtr raw;
-                        uint r = Native.ws_new(urlz, protocols.Length == 0 ? null : protocols, new UIntPtr((uint)protocols.Length),
+                        uint r = Native.ws_new(urlz, protocols, new UIntPtr((uint)subprotocols.Count),
                                                opts.DangerousGetHandle(), ref cb, out raw);
                         if (r != 0) throw WsNativeException.From((WsResult)r, "Connect()");
                         // From here on the userdata finalizer owns `userdata`.
@@ -749,8 +744,7 @@ namespace WsNative
             }
             finally
             {
-                foreach (IntPtr p in protocols)
-                    if (p != IntPtr.Zero) Marshal.FreeHGlobal(p);
+                Native.FreeUtf8ZArray(protocols);
                 if (userdata.IsAllocated) userdata.Free();
                 if (newPin != IntPtr.Zero) GCHandle.FromIntPtr(newPin).Free();
             }
@@ -1250,6 +1244,33 @@ namespace WsNative
             IntPtr p = Marshal.AllocHGlobal(b.Length);
             Marshal.Copy(b, 0, p, b.Length);
             return p;
+        }
+
+        /// <summary>An array of AllocUtf8Z copies of `strings`, as the C ABI
+        /// takes a list of names (null when there is none); release it with
+        /// FreeUtf8ZArray. Nothing stays allocated when a string is refused.</summary>
+        internal static IntPtr[] AllocUtf8ZArray(List<string> strings, string what)
+        {
+            if (strings.Count == 0) return null;
+            var ptrs = new IntPtr[strings.Count];
+            try
+            {
+                for (int i = 0; i < ptrs.Length; i++)
+                    ptrs[i] = AllocUtf8Z(strings[i], what);
+                return ptrs;
+            }
+            catch
+            {
+                FreeUtf8ZArray(ptrs);
+                throw;
+            }
+        }
+
+        internal static void FreeUtf8ZArray(IntPtr[] ptrs)
+        {
+            if (ptrs == null) return;
+            foreach (IntPtr p in ptrs)
+                if (p != IntPtr.Zero) Marshal.FreeHGlobal(p);
         }
 
         internal static string Utf8(IntPtr p)
