@@ -597,11 +597,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                 // Room for the next batch.
                 let still_busy = !self.pongs.is_empty() || self.pending_close.is_some();
                 let more_frames = self.shared.outgoing.batch_written(still_busy);
-                if more_frames
-                    || !self.outbox.is_empty()
-                    || !self.pongs.is_empty()
-                    || self.pending_close.is_some()
-                {
+                if more_frames || still_busy || !self.outbox.is_empty() {
                     cx.waker().wake_by_ref();
                 }
                 Ok(())

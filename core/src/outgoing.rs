@@ -5,7 +5,7 @@
 //! buffer goes from empty to non-empty. The task takes the whole buffer at
 //! once and writes it before the control frames it adds after (pongs,
 //! Close), so every frame sent before `close()` goes out before the Close
-//! frame. A burst or a large message may instead be written by the sending
+//! frame. A burst of small messages may instead be written by the sending
 //! thread itself (see [`crate::direct`]).
 
 use crate::deflate::Deflater;
@@ -88,26 +88,21 @@ impl Frames {
         self.keys[self.next - 1]
     }
 
-    /// Writes every waiting frame to the socket `fd` now, if it takes
-    /// them; true when nothing is left waiting.
-    fn write_waiting(&mut self, fd: RawFd) -> bool {
+    /// Writes as many of the waiting frames to the socket `fd` as it takes
+    /// now; the rest stays waiting for the task.
+    fn write_waiting(&mut self, fd: RawFd) {
         match direct::write_some(fd, &self.bytes) {
             Ok(n) if n == self.bytes.len() => {
                 self.buffered -= self.payload;
                 self.payload = 0;
                 self.bytes.clear();
-                true
             }
             Ok(n) => {
                 self.bytes.drain(..n);
                 self.retry_at = self.bytes.len() + DIRECT_MIN;
-                false
             }
             // The task meets the error itself when it writes.
-            Err(_) => {
-                self.direct = None;
-                false
-            }
+            Err(_) => self.direct = None,
         }
     }
 }
@@ -201,8 +196,8 @@ impl Outgoing {
     }
 
     /// Appends one complete, masked data frame, and wakes the task if the
-    /// queue was empty; or writes it (with what waits before it) to the
-    /// socket directly (see [`crate::direct`]).
+    /// queue was empty; or, a burst of small messages waiting, writes them
+    /// to the socket directly (see [`crate::direct`]).
     pub(crate) fn push(&self, text: bool, payload: &[u8]) {
         let opcode = if text { OPCODE_TEXT } else { OPCODE_BINARY };
         // A large frame is encoded into its own buffer before taking the
@@ -352,13 +347,8 @@ pub(crate) const OPCODE_PONG: u8 = 0xa;
 /// Appends a final, masked frame of `payload` to `out` (RSV1 set when
 /// `compressed`).
 pub(crate) fn encode(out: &mut Vec<u8>, opcode: u8, compressed: bool, payload: &[u8], key: [u8; 4]) {
-    out.reserve(14 + payload.len());
-    header(out, opcode, compressed, payload.len(), key);
-    extend_masked(out, payload, key);
-}
-
-/// Appends the header of a final, masked frame of `len` payload bytes.
-fn header(out: &mut Vec<u8>, opcode: u8, compressed: bool, len: usize, key: [u8; 4]) {
+    let len = payload.len();
+    out.reserve(14 + len);
     out.push(0x80 | if compressed { 0x40 } else { 0 } | opcode);
     match len {
         0..=125 => out.push(0x80 | len as u8),
@@ -372,6 +362,7 @@ fn header(out: &mut Vec<u8>, opcode: u8, compressed: bool, len: usize, key: [u8;
         }
     }
     out.extend_from_slice(&key);
+    extend_masked(out, payload, key);
 }
 
 /// Appends `src` XORed with the masking key (starting at `key[0]`) to
