@@ -25,6 +25,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +83,7 @@ def is_tls(w: str) -> bool:
 # (key in the client's JSON line, column title, higher_is_better, format)
 BASE_METRICS: Dict[str, List[Tuple[str, str, bool, str]]] = {
     "W1": [("p50_us", "p50 µs", False, "lat"), ("p99_us", "p99 µs", False, "lat")],
-    "W2": [("msgs_per_s", "recv msg/s", True, "rate")],
+    "W2": [("msgs_per_s", "recv msg/s", True, "rate"), ("peak_rss_mib", "peak RSS MiB", False, "mib1")],
     "W3": [("msgs_per_s", "send msg/s", True, "rate")],
     "W4": [("mib_per_s", "MiB/s", True, "mib")],
     "W5": [("open_seconds", "open s", False, "sec"), ("kib_per_conn", "KiB/conn", False, "kib")],
@@ -413,6 +414,27 @@ def compression_of(w: str, res: Dict[str, object]) -> None:
             res["zratio"] = json_text_bytes(n) / wire if wire else None
 
 
+def run_measured(cmd: List[str], env: Optional[Dict[str, str]], timeout: float) -> Tuple[str, str, int, int]:
+    """Runs a client to its end or `timeout`: its stdout, stderr, exit code
+    and peak resident set in KiB (0 if unknown). The peak is GNU time's %M,
+    the kernel's ru_maxrss of its child: `time` forks a copy of itself (about
+    1 MiB, below any client) and `taskset` execs the client in that process.
+    Not wait4 from here: a child forked from this Python process starts with
+    its resident pages counted, and ru_maxrss keeps them across exec."""
+    with tempfile.NamedTemporaryFile(prefix="wsnative-rss-") as rss:
+        p = subprocess.Popen(["/usr/bin/time", "-q", "-f", "%M", "-o", rss.name, *cmd], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, preexec_fn=raise_nofile, cwd=ROOT, env=env,
+                             start_new_session=True)
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            out, _ = p.communicate()
+            return out, f"timed out after {timeout:.0f} s", -1, 0
+        text = Path(rss.name).read_text().split()
+    return out, err, p.returncode, int(text[-1]) if text and text[-1].isdigit() else 0
+
+
 def run_one(c: Client, w: str, n: int, server: Server, core: int, timeout: float) -> Dict[str, object]:
     cmd = ["taskset", "-c", str(core), *c.cmd, "--workload", base(w), "--url", url_for(c, w, n, server), "--n", str(n)]
     if SIZE[base(w)]:
@@ -429,13 +451,7 @@ def run_one(c: Client, w: str, n: int, server: Server, core: int, timeout: float
     stat0 = server.cpu_seconds_stat()
     child0 = children_cpu_seconds()
     t = time.monotonic()
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, preexec_fn=raise_nofile, cwd=ROOT,
-                           env=env)
-        out, err, rc = p.stdout, p.stderr, p.returncode
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
-        err, rc = f"timed out after {timeout:.0f} s", -1
+    out, err, rc, peak_kib = run_measured(cmd, env, timeout)
     wall = time.monotonic() - t
     cpu1, _ = server.cpu_seconds()
     stat1 = server.cpu_seconds_stat()
@@ -469,6 +485,10 @@ def run_one(c: Client, w: str, n: int, server: Server, core: int, timeout: float
         res["server_share"] = res["server_share_wall"]
         res["server_share_basis"] = "client wall time"
     res["client_cpu_s"] = round(child1 - child0, 3)
+    if peak_kib:
+        res["peak_rss_kib"] = peak_kib
+        if base(w) == "W2":
+            res["peak_rss_mib"] = round(peak_kib / 1024, 2)
     if w in ZIP:
         compression_of(w, res)
     return res
@@ -490,6 +510,8 @@ def fmt(v: Optional[float], kind: str) -> str:
         return f"{v:.1f}" if v < 1000 else f"{v:,.0f}"
     if kind == "mib":
         return f"{v:,.0f}"
+    if kind == "mib1":
+        return f"{v:.1f}"
     if kind == "sec":
         return f"{v:.3f}"
     if kind == "kib":
@@ -761,6 +783,12 @@ def evaluate_targets(results, med, ratio) -> List[Dict[str, object]]:
         add(cid, "W2 ≥ 3,000,000 msg/s", med(cid, "W2", "msgs_per_s"), 3e6, False, "msg/s")
         add(cid, "W3 ≥ 2,000,000 msg/s", med(cid, "W3", "msgs_per_s"), 2e6, False, "msg/s")
         add(cid, "W4 ≥ 0.8 × Rust", ratio(cid, "W4", "mib_per_s"), 0.8, False, "×")
+        # Issue 14: while receiving W2, no more memory than the leanest other
+        # Python client (their peaks measured in this run).
+        lean = [v for v in (med(p, "W2", "peak_rss_mib") for p in peers) if v is not None]
+        if lean:
+            add(cid, f"W2 peak RSS ≤ every other Python client's (least: {min(lean):.1f} MiB)",
+                med(cid, "W2", "peak_rss_mib"), min(lean), True, "MiB")
         worse = []
         for w in PLAIN:
             for key, title, higher, _ in METRICS[w]:
@@ -918,8 +946,8 @@ def render_markdown(doc, clients: List[Client], workloads: List[str], med, ratio
                 val = "no data"
             elif t["unit"] == "msg/s":
                 val = f"{t['value'] / 1e6:.2f} M msg/s"
-            elif t["unit"] == "KiB":
-                val = f"{t['value']:.1f} KiB"
+            elif t["unit"] in ("KiB", "MiB"):
+                val = f"{t['value']:.1f} {t['unit']}"
             else:
                 val = f"×{t['value']:.3f}"
             met = "(info)" if t.get("info") else {True: "yes", False: "**no**", None: "?"}[t["met"]]
