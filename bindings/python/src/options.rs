@@ -43,17 +43,24 @@ fn proxy(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<Proxy> {
     }
 }
 
-/// Default `max_queued_bytes` of a `WebSocket`, in both dispatch modes
-/// (8 MiB): handlers run in batches and `poll()` at the program's own pace
-/// (a game loop's frame), so the queue absorbs a pump interval of traffic
-/// (about 65 ms at 1 Gbit/s, four frames at 60 Hz) before TCP pushes back.
-pub(crate) const SOCKET_MAX_QUEUED: u64 = 8 << 20;
-/// Default `max_queued_bytes` of `connect()` and `connect_async()` (1 MiB):
-/// a `recv()` loop reads continuously and needs read-ahead only to smooth
-/// out its own pauses (the kernel's socket buffers add their own). Measured
-/// on W2 (1,000,000 messages of 64 B, one core): 1 MiB receives as fast as
-/// 4 MiB did (2.1-2.5 M msg/s) with a peak RSS of 13.8 MB instead of 16.7.
-pub(crate) const CONNECTION_MAX_QUEUED: u64 = 1 << 20;
+/// Default `max_queued_bytes` of a `WebSocket` with `dispatch="poll"`
+/// (8 MiB): `poll()` runs at the program's own pace (a game loop's frame),
+/// so the queue absorbs a pump interval of traffic (about 65 ms at
+/// 1 Gbit/s, four frames at 60 Hz) before TCP pushes back.
+pub(crate) const POLL_MAX_QUEUED: u64 = 8 << 20;
+/// Default `max_queued_bytes` of a `WebSocket` with `dispatch="thread"`
+/// (256 KiB): the dispatcher thread runs handlers as soon as events arrive,
+/// so the queue only rides out a slow handler (the kernel's socket buffers
+/// hold more). Measured on W2 (1,000,000 messages of 64 B, one core): as
+/// fast as with 8 MiB (1.1-1.2 M msg/s) with a peak RSS 8.5 MB lower.
+pub(crate) const THREAD_MAX_QUEUED: u64 = 256 << 10;
+/// Default `max_queued_bytes` of `connect()` and `connect_async()`
+/// (128 KiB): a `recv()` loop reads continuously and needs read-ahead only
+/// to smooth out its own pauses (the kernel's socket buffers add their own,
+/// several MiB on a fast link). Measured on W2 (1,000,000 messages of 64 B,
+/// one core): 128 KiB receives as fast as 1 MiB did (3.2-3.6 M msg/s) with a
+/// peak RSS 0.9 MB lower.
+pub(crate) const CONNECTION_MAX_QUEUED: u64 = 128 << 10;
 
 fn seconds(py: Python<'_>, name: &str, v: &Bound<'_, PyAny>) -> PyResult<Duration> {
     let s: f64 = v

@@ -187,7 +187,11 @@ impl Socket {
         options: &Bound<'_, PyDict>,
     ) -> PyResult<Self> {
         let (url, protocols) = convert::url_and_protocols(py, url, &protocols)?;
-        let options = options::from_dict(py, options, options::SOCKET_MAX_QUEUED)?;
+        let default_queued = match &*dispatch.to_string_lossy() {
+            "poll" => options::POLL_MAX_QUEUED,
+            _ => options::THREAD_MAX_QUEUED,
+        };
+        let options = options::from_dict(py, options, default_queued)?;
         let mut listeners = Listeners::default();
         for (kind, name, h) in [
             (Kind::Open, "onopen", onopen),

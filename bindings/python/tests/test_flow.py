@@ -50,7 +50,7 @@ def flood(mode: str, url: str, limit: str) -> tuple[int, int]:
 
 
 MODES = ["thread", "poll", "connect", "async"]
-DEFAULTS = {"thread": 8 * MIB, "poll": 8 * MIB, "connect": 4 * MIB, "async": 4 * MIB}
+DEFAULTS = {"thread": MIB // 4, "poll": 8 * MIB, "connect": MIB // 8, "async": MIB // 8}
 
 
 @pytest.mark.timeout(60)
