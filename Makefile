@@ -169,6 +169,13 @@ DIST := dist
 wheel:
 	bash bindings/python/build-wheel.sh $(DIST)
 
+# Regenerates bindings/python/symbol-order.txt, the layout of the Python
+# extension's code (bindings/python/build.rs): after large code changes.
+# Needs valgrind; about two minutes.
+.PHONY: python-symbol-order
+python-symbol-order:
+	bash bindings/python/symbol-order/generate.sh
+
 # The wheel of `make wheel`: every test and the stub check on the machine's
 # Python (run-tests.sh), then, in fresh venvs, the tests on the oldest CPython
 # it claims (3.9) and on the newest of Debian testing (test-other-pythons.sh,

@@ -30,7 +30,7 @@ cd "$here"
 # The wheel from the workspace's target/ (an incremental build); the sdist
 # packed separately (`maturin build --sdist` would compile everything again
 # from the unpacked sdist: minutes).
-"$venv/bin/maturin" build --release --quiet --strip --compatibility "$TAG" --auditwheel check -o "$dist"
+"$venv/bin/maturin" build --profile wheel --quiet --strip --compatibility "$TAG" --auditwheel check -o "$dist"
 log=$("$venv/bin/maturin" sdist -o "$dist" 2>&1) || { echo "$log" >&2; exit 1; }
 
 wheel=$(ls "$dist"/wsnative-*.whl)
