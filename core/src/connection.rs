@@ -144,99 +144,126 @@ struct Established {
     deflate: Option<DeflateParams>,
 }
 
-pub(crate) async fn run(
+/// The connection's task: connects, opens, then drives the connection to
+/// its end.
+///
+/// Not an `async fn`, for the reason given at [`drive`]: the options alone
+/// are 160 bytes.
+#[allow(clippy::manual_async_fn)] // deliberately not an async fn (above)
+pub(crate) fn run(
     shared: Arc<Shared>,
     protocols: Vec<String>,
     options: Options,
     tls: Option<crate::tls::Trust>,
     delivery: Delivery,
     mut cmds: UnboundedReceiver<Command>,
-) {
-    let Delivery { handler, immediate, flow } = delivery;
-    let mut em =
-        Emitter { shared: Arc::clone(&shared), handler: Some(handler), immediate, first_handler: None };
-    // Boxed: the connecting state (TLS handshake, HTTP buffers) is freed
-    // once open instead of sizing the task for its whole life.
-    // One deadline for every phase: the phase that runs out reports itself.
-    let deadline = tokio::time::Instant::now() + options.connect_timeout;
-    let mut connecting =
-        Box::pin(tokio::time::timeout_at(deadline, establish(&shared, &protocols, &options, tls, deadline)));
-    let est = tokio::select! {
-        r = &mut connecting => match r {
-            Ok(Ok(est)) => est,
-            Ok(Err(msg)) => return em.finish(Some(msg), 1006, String::new(), false),
-            Err(_) => {
-                // Every earlier phase reports its own timeout: this one ran out
-                // during the opening handshake.
-                let msg = format!("the connection was not established within {:?}", options.connect_timeout);
-                return em.finish(Some(Failure::new(ErrorCode::TimeoutHandshake, msg)), 1006, String::new(), false);
+) -> impl std::future::Future<Output = ()> {
+    async move {
+        let Delivery { handler, immediate, flow } = delivery;
+        let mut em =
+            Emitter { shared: Arc::clone(&shared), handler: Some(handler), immediate, first_handler: None };
+        // Boxed: the connecting state (TLS handshake, HTTP buffers) is freed
+        // once open instead of sizing the task for its whole life.
+        // One deadline for every phase: the phase that runs out reports itself.
+        let deadline = tokio::time::Instant::now() + options.connect_timeout;
+        let mut connecting = Box::pin(tokio::time::timeout_at(
+            deadline,
+            establish(&shared, &protocols, &options, tls, deadline),
+        ));
+        let est = tokio::select! {
+            r = &mut connecting => match r {
+                Ok(Ok(est)) => est,
+                Ok(Err(msg)) => return em.finish(Some(msg), 1006, String::new(), false),
+                Err(_) => {
+                    // Every earlier phase reports its own timeout: this one ran out
+                    // during the opening handshake.
+                    let msg = format!("the connection was not established within {:?}", options.connect_timeout);
+                    return em.finish(Some(Failure::new(ErrorCode::TimeoutHandshake, msg)), 1006, String::new(), false);
+                }
+            },
+            (why, closed) = aborted_while_connecting(&mut cmds) => {
+                em.finish(Some(why), 1006, String::new(), false);
+                if closed {
+                    // As in the browser, whose opening request is already on its
+                    // way when close() takes effect: the server still sees the
+                    // connection and the request, then TCP is dropped.
+                    // Boxed: a timer inline would size every task for this rare path.
+                    let _ = Box::pin(tokio::time::timeout(REQUEST_GRACE, connecting)).await;
+                }
+                return;
             }
-        },
-        (why, closed) = aborted_while_connecting(&mut cmds) => {
-            em.finish(Some(why), 1006, String::new(), false);
-            if closed {
-                // As in the browser, whose opening request is already on its
-                // way when close() takes effect: the server still sees the
-                // connection and the request, then TCP is dropped.
-                // Boxed: a timer inline would size every task for this rare path.
-                let _ = Box::pin(tokio::time::timeout(REQUEST_GRACE, connecting)).await;
-            }
-            return;
+        };
+        drop(connecting);
+        let Established { stream, leftover, deflate } = est;
+        if let Some(d) = deflate.as_ref() {
+            shared.outgoing.set_deflater(Deflater::new(d));
         }
-    };
-    drop(connecting);
-    let Established { stream, leftover, deflate } = est;
-    if let Some(d) = deflate.as_ref() {
-        shared.outgoing.set_deflater(Deflater::new(d));
+        let incoming = Incoming::new(
+            &leftover,
+            deflate.is_some(),
+            options.max_message_size,
+            options.chromium_compat,
+            immediate,
+        );
+        drop(leftover);
+        shared.set_state(ReadyState::Open);
+        let handler_started = Instant::now();
+        em.emit(Event::Open);
+        // See OpenConnection::poll: what arrived meanwhile comes first. (Not
+        // awaited here: a suspension point with the connection alive would size
+        // every task for both.)
+        let slow_open = handler_started.elapsed() >= SLOW_HANDLERS;
+        let direct = match &stream {
+            MaybeTls::Plain(tcp) => Some(std::os::fd::AsRawFd::as_raw_fd(tcp)),
+            _ => None,
+        };
+        let conn =
+            OpenConnection::new(stream, incoming, shared, cmds, options.close_timeout, flow, slow_open);
+        if let Some(fd) = direct {
+            conn.shared.outgoing.start_direct(fd);
+        }
+        drive(conn, em).await
     }
-    let incoming = Incoming::new(
-        &leftover,
-        deflate.is_some(),
-        options.max_message_size,
-        options.chromium_compat,
-        immediate,
-    );
-    drop(leftover);
-    shared.set_state(ReadyState::Open);
-    let handler_started = Instant::now();
-    em.emit(Event::Open);
-    // See OpenConnection::poll: what arrived meanwhile comes first. (Not
-    // awaited here: a suspension point with the connection alive would size
-    // every task for both.)
-    let slow_open = handler_started.elapsed() >= SLOW_HANDLERS;
-    let direct = match &stream {
-        MaybeTls::Plain(tcp) => Some(std::os::fd::AsRawFd::as_raw_fd(tcp)),
-        _ => None,
-    };
-    let conn = OpenConnection::new(stream, incoming, shared, cmds, options.close_timeout, flow, slow_open);
-    if let Some(fd) = direct {
-        conn.shared.outgoing.start_direct(fd);
-    }
-    drive(conn, em).await
 }
 
 /// Runs an open connection until it is closed, failed or dropped, and
 /// delivers the final events.
-async fn drive<S: AsyncRead + AsyncWrite + Unpin>(mut conn: OpenConnection<S>, mut em: Emitter) {
-    let end = poll_fn(|cx| conn.poll(cx, &mut em)).await;
-    conn.shared.outgoing.stop_direct();
-    match end {
-        End::Clean => {
-            let (code, reason) = conn.received_close.take().unwrap_or((1005, String::new()));
-            em.finish(None, code, reason, true)
-        }
-        End::Abnormal => em.finish(None, 1006, String::new(), false),
-        End::Failed(v) => {
-            conn.send_failure_close(v.code).await;
-            em.finish(
-                Some(Failure::new(ErrorCode::of_violation(v.code), v.message)),
+///
+/// A function returning an `async move` block, not an `async fn`: an async
+/// fn keeps its arguments twice in its state (as arguments and as the
+/// locals they are moved into, rust-lang/rust#62958), and the open
+/// connection is 640 bytes that every task would carry twice.
+#[allow(clippy::manual_async_fn)] // deliberately not an async fn (above)
+fn drive<S: AsyncRead + AsyncWrite + Unpin>(
+    mut conn: OpenConnection<S>,
+    mut em: Emitter,
+) -> impl std::future::Future<Output = ()> {
+    async move {
+        let end = poll_fn(|cx| conn.poll(cx, &mut em)).await;
+        conn.shared.outgoing.stop_direct();
+        match end {
+            End::Clean => {
+                let (code, reason) = conn.received_close.take().unwrap_or((1005, String::new()));
+                em.finish(None, code, reason, true)
+            }
+            End::Abnormal => em.finish(None, 1006, String::new(), false),
+            End::Failed(v) => {
+                // Boxed: its timer and writes inline would size every
+                // connection's task for this rare path (576 bytes).
+                Box::pin(conn.send_failure_close(v.code)).await;
+                em.finish(
+                    Some(Failure::new(ErrorCode::of_violation(v.code), v.message)),
+                    1006,
+                    String::new(),
+                    false,
+                )
+            }
+            End::Dropped(why) => em.finish(
+                Some(Failure::new(ErrorCode::ClosedWhileConnecting, why)),
                 1006,
                 String::new(),
                 false,
-            )
-        }
-        End::Dropped(why) => {
-            em.finish(Some(Failure::new(ErrorCode::ClosedWhileConnecting, why)), 1006, String::new(), false)
+            ),
         }
     }
 }
