@@ -187,10 +187,9 @@ impl Socket {
         options: &Bound<'_, PyDict>,
     ) -> PyResult<Self> {
         let (url, protocols) = convert::url_and_protocols(py, url, &protocols)?;
-        let default_queued = match &*dispatch.to_string_lossy() {
-            "poll" => options::POLL_MAX_QUEUED,
-            _ => options::THREAD_MAX_QUEUED,
-        };
+        let dispatch = dispatch.to_string_lossy();
+        let poll = &*dispatch == "poll";
+        let default_queued = if poll { options::POLL_MAX_QUEUED } else { options::THREAD_MAX_QUEUED };
         let options = options::from_dict(py, options, default_queued)?;
         let mut listeners = Listeners::default();
         for (kind, name, h) in [
@@ -201,15 +200,15 @@ impl Socket {
         ] {
             listeners.set_attribute(kind, checked_handler(py, name, h)?);
         }
-        let mode = match &*dispatch.to_string_lossy() {
-            "thread" => Mode::Thread(FlowControl::new(options.max_queued_bytes)),
-            "poll" => Mode::Poll(PollState { queue: EventQueue::new(), busy: AtomicBool::new(false) }),
-            other => {
-                return Err(errors::invalid_option(
-                    py,
-                    &format!("dispatch must be 'thread' or 'poll', not {other:?}"),
-                ))
-            }
+        let mode = if poll {
+            Mode::Poll(PollState { queue: EventQueue::new(), busy: AtomicBool::new(false) })
+        } else if dispatch == "thread" {
+            Mode::Thread(FlowControl::new(options.max_queued_bytes))
+        } else {
+            return Err(errors::invalid_option(
+                py,
+                &format!("dispatch must be 'thread' or 'poll', not {:?}", &*dispatch),
+            ));
         };
         let inner = Arc::new(Inner {
             core: OnceLock::new(),
