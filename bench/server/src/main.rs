@@ -896,6 +896,45 @@ async fn count<S: AsyncRead + AsyncWrite + Unpin>(
     c.close_and_drain().await
 }
 
+/// Which of the four W4 payloads a message is, from one byte in
+/// [`W4_SAMPLE`] and its last byte (`/big` and raw TCP's echoes alike).
+#[derive(Default)]
+struct W4Payload {
+    kind: Option<u8>,
+    bad: bool,
+}
+
+impl W4Payload {
+    /// Bytes `start..start + len` of the message arrived, byte `start + j`
+    /// being `at(j)`; `last`: the message's last offset, once known.
+    fn sample(&mut self, start: u64, len: usize, last: Option<u64>, at: impl Fn(usize) -> u8) {
+        let end = start + len as u64;
+        let mut p = start.div_ceil(W4_SAMPLE) * W4_SAMPLE;
+        while p < end {
+            self.byte(at((p - start) as usize));
+            p += W4_SAMPLE;
+        }
+        if let Some(l) = last {
+            if l >= start && l < end && l % W4_SAMPLE != 0 {
+                self.byte(at((l - start) as usize));
+            }
+        }
+    }
+
+    fn byte(&mut self, b: u8) {
+        match self.kind {
+            None if (b'0'..b'4').contains(&b) => self.kind = Some(b - b'0'),
+            Some(k) if b == b'0' + k => {}
+            _ => self.bad = true,
+        }
+    }
+
+    /// The payload's number, if every sampled byte agreed.
+    fn payload(&self) -> Option<usize> {
+        self.kind.filter(|_| !self.bad).map(usize::from)
+    }
+}
+
 /// `/big/<size>` (W4): answers each binary message of `size` bytes with the
 /// pre-encoded copy of what was sent (one of the four W4 payloads), checked
 /// by unmasking one byte in 4,096 and the last one.
@@ -903,8 +942,7 @@ async fn big<S: AsyncRead + AsyncWrite + Unpin>(c: &mut Conn<S>, size: usize) ->
     let frames = w4_cached(size)?;
     loop {
         let mut len = 0u64;
-        let mut kind: Option<u8> = None;
-        let mut bad = false;
+        let mut seen = W4Payload::default();
         loop {
             let h = c.head().await?;
             match h.opcode {
@@ -928,26 +966,10 @@ async fn big<S: AsyncRead + AsyncWrite + Unpin>(c: &mut Conn<S>, size: usize) ->
             let base = len;
             let frame_len = h.len;
             let last = if h.fin { Some(base + frame_len - 1) } else { None };
-            let mut sample = |b: u8| match kind {
-                None if (b'0'..b'4').contains(&b) => kind = Some(b - b'0'),
-                Some(k) if b == b'0' + k => {}
-                _ => bad = true,
-            };
             c.skip(frame_len, |piece, off| {
-                let start = base + off;
-                let end = start + piece.len() as u64;
-                let mut p = start.div_ceil(W4_SAMPLE) * W4_SAMPLE;
-                while p < end {
-                    let j = (p - start) as usize;
-                    sample(piece[j] ^ h.mask[((off + j as u64) % 4) as usize]);
-                    p += W4_SAMPLE;
-                }
-                if let Some(l) = last {
-                    if l >= start && l < end && l % W4_SAMPLE != 0 {
-                        let j = (l - start) as usize;
-                        sample(piece[j] ^ h.mask[((off + j as u64) % 4) as usize]);
-                    }
-                }
+                seen.sample(base + off, piece.len(), last, |j| {
+                    piece[j] ^ h.mask[((off + j as u64) % 4) as usize]
+                })
             })
             .await?;
             len += frame_len;
@@ -955,9 +977,9 @@ async fn big<S: AsyncRead + AsyncWrite + Unpin>(c: &mut Conn<S>, size: usize) ->
                 break;
             }
         }
-        match kind {
-            Some(k) if !bad && len == size as u64 => {
-                let f = &frames[k as usize];
+        match seen.payload() {
+            Some(k) if len == size as u64 => {
+                let f = &frames[k];
                 for piece in f.chunks(CHUNK) {
                     c.s.write_all(piece).await?;
                 }
@@ -989,31 +1011,18 @@ async fn raw_conn(mut tcp: TcpStream) -> io::Result<()> {
             let head = frames[0].len() - b as usize;
             let mut buf = vec![0u8; READ_BUFFER];
             for _ in 0..a {
-                let (mut got, mut kind, mut bad) = (0u64, None::<u8>, false);
+                let (mut got, mut seen) = (0u64, W4Payload::default());
                 while got < b {
                     let n = tcp.read(&mut buf[..READ_BUFFER.min((b - got) as usize)]).await?;
                     if n == 0 {
                         return Err(other("raw W4: EOF inside a message"));
                     }
-                    let mut p = got.div_ceil(W4_SAMPLE) * W4_SAMPLE;
-                    let end = got + n as u64;
-                    let mut sample = |v: u8| match kind {
-                        None if (b'0'..b'4').contains(&v) => kind = Some(v - b'0'),
-                        Some(k) if v == b'0' + k => {}
-                        _ => bad = true,
-                    };
-                    while p < end {
-                        sample(buf[(p - got) as usize]);
-                        p += W4_SAMPLE;
-                    }
-                    if end == b {
-                        sample(buf[n - 1]);
-                    }
-                    got = end;
+                    seen.sample(got, n, Some(b - 1), |j| buf[j]);
+                    got += n as u64;
                 }
-                match kind {
-                    Some(k) if !bad => {
-                        for piece in frames[k as usize][head..].chunks(CHUNK) {
+                match seen.payload() {
+                    Some(k) => {
+                        for piece in frames[k][head..].chunks(CHUNK) {
                             tcp.write_all(piece).await?;
                         }
                     }
