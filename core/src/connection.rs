@@ -76,6 +76,9 @@ struct Emitter {
     /// When the first immediate handler of this read pass started (the
     /// clock is read only when a handler runs).
     first_handler: Option<Instant>,
+    /// The task has read everything it holds (see
+    /// [`crate::direct::Caller::DrainedHandler`]).
+    drained: bool,
 }
 
 impl Emitter {
@@ -89,15 +92,19 @@ impl Emitter {
                 if self.first_handler.is_none() {
                     self.first_handler = Some(Instant::now());
                 }
-                crate::direct::as_handler(|| h(ev));
+                let drained = self.drained.then(|| self.shared.outgoing.address());
+                crate::direct::as_handler(drained, || h(ev));
             }
         }
     }
 
-    fn message(&mut self, data: Bytes, is_text: bool) {
+    /// `drained`: nothing more of the server's is buffered.
+    fn message(&mut self, data: Bytes, is_text: bool, drained: bool) {
         // Messages reach the application only while it has not called close().
         if !self.shared.view.close_requested() {
+            self.drained = drained;
             self.emit(Event::Message(Message { data, is_text }));
+            self.drained = false;
         }
     }
 
@@ -160,8 +167,13 @@ pub(crate) fn run(
 ) -> impl std::future::Future<Output = ()> {
     async move {
         let Delivery { handler, immediate, flow } = delivery;
-        let mut em =
-            Emitter { shared: Arc::clone(&shared), handler: Some(handler), immediate, first_handler: None };
+        let mut em = Emitter {
+            shared: Arc::clone(&shared),
+            handler: Some(handler),
+            immediate,
+            first_handler: None,
+            drained: false,
+        };
         // Boxed: the connecting state (TLS handshake, HTTP buffers) is freed
         // once open instead of sizing the task for its whole life.
         // One deadline for every phase: the phase that runs out reports itself.
@@ -488,7 +500,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
         if self.peer_eof && !self.must_flush && self.pending_close.is_none() {
             return Poll::Ready(End::Clean);
         }
-        if self.rx.took_spare() {
+        if self.rx.took_spare() | self.shared.outgoing.took_spare() {
             self.watch_spares();
         }
         if let Some(t) = self.spares_idle.as_mut() {
@@ -583,12 +595,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
             if senders_elsewhere && self.phase == Phase::Open && self.shared.outgoing.is_pending() {
                 let_senders_run();
             }
-            if !self.pongs.is_empty() {
-                self.wbuf.extend_from_slice(&self.pongs);
-                self.pongs.clear();
-                self.must_flush = true;
+            // Pongs go out between frames: before what send() queued,
+            // unless it starts with the rest of a frame a send began.
+            let pongs_after = !self.pongs.is_empty() && self.shared.outgoing.starts_cut();
+            if !pongs_after {
+                self.take_pongs();
             }
             self.take_frames();
+            if pongs_after {
+                self.take_pongs();
+            }
             while let Some(cmd) = self.outbox.pop_front() {
                 match cmd {
                     Command::Close { fail: true, .. } => {
@@ -654,6 +670,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
         Poll::Ready(Ok(()))
     }
 
+    /// Moves the pongs to answer to the write buffer.
+    fn take_pongs(&mut self) {
+        if !self.pongs.is_empty() {
+            self.wbuf.extend_from_slice(&self.pongs);
+            self.pongs.clear();
+            self.must_flush = true;
+        }
+    }
+
     /// Moves the frames send() queued to the write buffer (which holds no
     /// unwritten bytes: see [`Self::write`]).
     fn take_frames(&mut self) {
@@ -670,9 +695,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
             }
         } else {
             // Sent after the closing handshake began: discarded, still
-            // counted in bufferedAmount.
-            let keep = self.wbuf.len() - taken.bytes;
+            // counted in bufferedAmount; but the rest of a frame already
+            // partly written goes out, or the Close would fall inside it.
+            let keep = self.wbuf.len() - taken.bytes + taken.cut;
             self.wbuf.truncate(keep);
+            self.must_flush |= taken.cut > 0;
         }
     }
 
@@ -705,7 +732,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                 Poll::Pending => return Read::Blocked,
                 Poll::Ready(Ok(Received::Message { data, text })) => {
                     if self.phase == Phase::Open {
-                        em.message(data, text);
+                        em.message(data, text, self.rx.drained());
                     }
                 }
                 Poll::Ready(Ok(Received::Ping(payload))) => self.queue_pong(&payload),
@@ -891,6 +918,7 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
             handler: Some(handler),
             immediate: false,
             first_handler: None,
+            drained: false,
         };
         let conn = OpenConnection::new(client, incoming, shared, rx, Duration::from_secs(5), None, false);
         drive(conn, em).await;
@@ -967,6 +995,7 @@ mod tests {
                 handler: Some(handler),
                 immediate: false,
                 first_handler: None,
+                drained: false,
             };
             let incoming = Incoming::new(&[], false, 1 << 20, false, false);
             let conn = OpenConnection::new(

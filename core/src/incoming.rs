@@ -464,6 +464,11 @@ impl Incoming {
         Ok(Received::Message { data, text: msg.text })
     }
 
+    /// Nothing read is left unparsed and no frame or message is half read.
+    pub(crate) fn drained(&self) -> bool {
+        self.buf.is_empty() && self.frame.is_none() && self.msg.is_none()
+    }
+
     /// Whether a large message was received since the last call.
     pub(crate) fn took_spare(&mut self) -> bool {
         std::mem::take(&mut self.spare_taken)

@@ -6,14 +6,15 @@
 //! once and writes it before the control frames it adds after (pongs,
 //! Close), so every frame sent before `close()` goes out before the Close
 //! frame. A burst of small messages may instead be written by the sending
-//! thread itself (see [`crate::direct`]).
+//! thread itself, and so may a large message sent by the socket's own
+//! handler, piece by piece as it is masked (see [`crate::direct`]).
 
 use crate::deflate::Deflater;
-use crate::direct;
+use crate::direct::{self, Caller};
 use futures_util::task::AtomicWaker;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
 /// Masking keys drawn from the thread's CSPRNG at a time.
@@ -25,6 +26,11 @@ const DIRECT_MIN: usize = 64 * 1024;
 /// is already writing), the task writes them: a direct write that the
 /// socket cuts short would move the rest down in memory.
 const DIRECT_MAX: usize = 1 << 20;
+/// A message of this size or more, sent while nothing waits, is masked
+/// piece by piece into a buffer this large and written to the socket
+/// straight away, while the piece is still in the processor's cache (see
+/// [`Outgoing::stream`]).
+const PIECE: usize = 2 << 20;
 
 struct Frames {
     bytes: Vec<u8>,
@@ -51,6 +57,12 @@ struct Frames {
     /// The plain TCP socket, while sends may write to it themselves (see
     /// [`crate::direct`]); None before open, once closing, and over TLS.
     direct: Option<RawFd>,
+    /// A handler writes a large message (see [`Outgoing::stream`]).
+    streaming: bool,
+    /// `bytes` starts with the last `cut` bytes of a frame whose
+    /// beginning a send wrote itself: they must go out next, even after
+    /// the closing handshake began.
+    cut: usize,
     /// A direct write found the socket full: the next one waits until
     /// this many bytes wait (one write per [`DIRECT_MIN`] queued, not one
     /// per message, while the socket stays full); 0 otherwise.
@@ -71,6 +83,8 @@ impl Default for Frames {
             spare: Vec::new(),
             task_busy: false,
             direct: None,
+            streaming: false,
+            cut: 0,
             retry_at: 0,
         }
     }
@@ -93,11 +107,13 @@ impl Frames {
     fn write_waiting(&mut self, fd: RawFd) {
         match direct::write_some(fd, &self.bytes) {
             Ok(n) if n == self.bytes.len() => {
+                self.cut = 0;
                 self.buffered -= self.payload;
                 self.payload = 0;
                 self.bytes.clear();
             }
             Ok(n) => {
+                self.cut = rest_of_cut_frame(&self.bytes, self.cut, n);
                 self.bytes.drain(..n);
                 self.retry_at = self.bytes.len() + DIRECT_MIN;
             }
@@ -114,6 +130,10 @@ pub(crate) struct Taken {
     pub(crate) bytes: usize,
     /// Payload bytes, as counted by bufferedAmount.
     pub(crate) payload: u64,
+    /// The first `cut` bytes finish a frame already partly written: they
+    /// go out even if the rest is discarded (after the closing handshake
+    /// began).
+    pub(crate) cut: usize,
 }
 
 #[derive(Default)]
@@ -122,10 +142,12 @@ pub(crate) struct Outgoing {
     /// `frames` is not empty (readable without the lock).
     pending: AtomicBool,
     task: AtomicWaker,
+    /// See [`Outgoing::took_spare`].
+    spare_used: AtomicBool,
 }
 
 impl Outgoing {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Frames> {
+    fn lock(&self) -> MutexGuard<'_, Frames> {
         self.frames.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -200,6 +222,13 @@ impl Outgoing {
     /// to the socket directly (see [`crate::direct`]).
     pub(crate) fn push(&self, text: bool, payload: &[u8]) {
         let opcode = if text { OPCODE_TEXT } else { OPCODE_BINARY };
+        if payload.len() >= DIRECT_MIN {
+            let f = self.lock();
+            if let Some(fd) = self.stream_fd(&f) {
+                self.stream(f, fd, opcode, payload);
+                return;
+            }
+        }
         // A large frame is encoded into its own buffer before taking the
         // lock, so the connection task never waits for the copy (not when
         // compressing: messages go through the compressor in order).
@@ -263,15 +292,110 @@ impl Outgoing {
     }
 
     /// The socket, if this send may write to it itself now: not from a
-    /// handler (see [`crate::direct`]), nor while the task writes.
+    /// handler (see [`crate::direct`]), nor while the task (or a handler,
+    /// see [`Outgoing::stream`]) writes.
     fn direct_fd(&self, f: &Frames) -> Option<RawFd> {
         let fd = f.direct?;
-        (!f.task_busy && !direct::in_handler()).then_some(fd)
+        (!f.task_busy && !f.streaming && direct::caller() == Caller::Application).then_some(fd)
+    }
+
+    /// The socket, if this send may write a large message to it as it
+    /// masks it ([`Outgoing::stream`]): the caller is the handler of this
+    /// socket, run by its task with nothing of the server's left to read
+    /// (so it writes what the task would write right after the handler:
+    /// see [`crate::direct`]), and nothing waits to be written before it.
+    fn stream_fd(&self, f: &Frames) -> Option<RawFd> {
+        let fd = f.direct?;
+        let own = direct::caller() == Caller::DrainedHandler(self.address());
+        let free = f.bytes.is_empty() && !f.task_busy && !f.streaming && f.deflater.is_none();
+        (own && free && !direct::unread(fd)).then_some(fd)
+    }
+
+    /// The address that names this socket's send state to
+    /// [`crate::direct::as_handler`].
+    pub(crate) fn address(&self) -> usize {
+        self as *const Outgoing as usize
+    }
+
+    /// Writes one large frame to the socket `fd` while masking it, a
+    /// [`PIECE`] at a time, from the handler of this socket (see
+    /// [`Outgoing::stream_fd`]). The server reads each piece while the next
+    /// is masked, where a frame masked whole before its first byte is
+    /// written keeps the server waiting for the whole copy, and the kernel
+    /// copies each piece while it is still in the processor's cache. What
+    /// the socket does not take now is masked into the queue, for the task.
+    ///
+    /// The lock is not held meanwhile: the task, the only other writer, is
+    /// the caller; sends from other threads queue behind this frame and do
+    /// not write themselves (`streaming`), and bufferedAmount stays
+    /// readable.
+    fn stream(&self, mut f: MutexGuard<'_, Frames>, fd: RawFd, opcode: u8, payload: &[u8]) {
+        f.streaming = true;
+        let key = f.key();
+        let mut piece = std::mem::take(&mut f.spare);
+        // Empty (see stream_fd): its capacity, for what the socket leaves.
+        let mut rest = std::mem::take(&mut f.bytes);
+        drop(f);
+        piece.clear();
+        piece.reserve(PIECE.min(14 + payload.len()));
+        let head = header(&mut piece, opcode, false, payload.len(), key);
+        let mut at = 0;
+        let mut failed = false;
+        loop {
+            let n = PIECE.saturating_sub(piece.len()).min(payload.len() - at);
+            extend_masked(&mut piece, &payload[at..at + n], key, at);
+            at += n;
+            let wrote = direct::write_some(fd, &piece).unwrap_or_else(|_| {
+                failed = true;
+                0
+            });
+            if wrote < piece.len() || at == payload.len() {
+                // The task meets an error itself when it writes the rest.
+                rest.extend_from_slice(&piece[wrote..]);
+                extend_masked(&mut rest, &payload[at..], key, at);
+                break;
+            }
+            piece.clear();
+        }
+        let written = (head + payload.len() - rest.len()).saturating_sub(head);
+        let waiting = (payload.len() - written) as u64;
+        let mut f = self.lock();
+        f.streaming = false;
+        if failed {
+            f.direct = None;
+        }
+        if piece.capacity() > f.spare.capacity() {
+            piece.clear();
+            f.spare = piece;
+        }
+        self.spare_used.store(true, Ordering::Relaxed);
+        if rest.is_empty() {
+            if f.bytes.is_empty() && f.bytes.capacity() < rest.capacity() {
+                f.bytes = rest;
+            }
+            return;
+        }
+        // Frames queued meanwhile by other threads follow this one.
+        f.cut = if rest.len() < head + payload.len() { rest.len() } else { 0 };
+        rest.extend_from_slice(&f.bytes);
+        f.bytes = rest;
+        f.payload += waiting;
+        f.buffered += waiting;
+        f.retry_at = f.bytes.len() + DIRECT_MIN;
+        self.pending.store(true, Ordering::Release);
+        drop(f);
+        self.task.wake();
+    }
+
+    /// Whether a send kept a large buffer since the last call (the task
+    /// frees it once the connection idles: [`Outgoing::release_spare`]).
+    pub(crate) fn took_spare(&self) -> bool {
+        self.spare_used.swap(false, Ordering::Relaxed)
     }
 
     /// After a direct write: what the socket did not take waits for the
     /// task, which is woken to write it.
-    fn after_direct(&self, f: std::sync::MutexGuard<'_, Frames>) {
+    fn after_direct(&self, f: MutexGuard<'_, Frames>) {
         let waiting = !f.bytes.is_empty();
         self.pending.store(waiting, Ordering::Release);
         drop(f);
@@ -308,6 +432,15 @@ impl Outgoing {
         !f.bytes.is_empty()
     }
 
+    /// Whether the frames waiting start with the rest of one that a send
+    /// began writing itself: the task's pong must then follow them, not
+    /// cut into that frame. Stays true until [`Outgoing::take_into`] once
+    /// the task is busy ([`Outgoing::mark_busy`]): only sends write frames
+    /// in part.
+    pub(crate) fn starts_cut(&self) -> bool {
+        self.lock().cut > 0
+    }
+
     /// Whether frames are waiting to be taken.
     pub(crate) fn is_pending(&self) -> bool {
         self.pending.load(Ordering::Acquire)
@@ -326,7 +459,7 @@ impl Outgoing {
     pub(crate) fn take_into(&self, out: &mut Vec<u8>, will_write: bool) -> Taken {
         let mut f = self.lock();
         f.task_busy |= will_write && !f.bytes.is_empty();
-        let taken = Taken { bytes: f.bytes.len(), payload: f.payload };
+        let taken = Taken { bytes: f.bytes.len(), payload: f.payload, cut: std::mem::take(&mut f.cut) };
         if out.is_empty() {
             std::mem::swap(out, &mut f.bytes);
         } else {
@@ -347,8 +480,33 @@ pub(crate) const OPCODE_PONG: u8 = 0xa;
 /// Appends a final, masked frame of `payload` to `out` (RSV1 set when
 /// `compressed`).
 pub(crate) fn encode(out: &mut Vec<u8>, opcode: u8, compressed: bool, payload: &[u8], key: [u8; 4]) {
-    let len = payload.len();
-    out.reserve(14 + len);
+    out.reserve(14 + payload.len());
+    header(out, opcode, compressed, payload.len(), key);
+    extend_masked(out, payload, key, 0);
+}
+
+/// How many bytes of `frames` after the first `written` finish the frame
+/// that those cut short (0 if they end between frames); `cut`: the first
+/// `cut` bytes finished a frame already (the others are whole frames, as
+/// [`encode`] made them).
+fn rest_of_cut_frame(frames: &[u8], cut: usize, written: usize) -> usize {
+    let mut at = cut;
+    while at < written {
+        let short = (frames[at + 1] & 0x7f) as usize;
+        let (len, head) = match short {
+            126 => (u16::from_be_bytes([frames[at + 2], frames[at + 3]]) as usize, 8),
+            127 => (u64::from_be_bytes(frames[at + 2..at + 10].try_into().expect("8 bytes")) as usize, 14),
+            n => (n, 6),
+        };
+        at += head + len;
+    }
+    at - written
+}
+
+/// Appends the header of a final, masked frame of `len` payload bytes;
+/// its length.
+fn header(out: &mut Vec<u8>, opcode: u8, compressed: bool, len: usize, key: [u8; 4]) -> usize {
+    let start = out.len();
     out.push(0x80 | if compressed { 0x40 } else { 0 } | opcode);
     match len {
         0..=125 => out.push(0x80 | len as u8),
@@ -362,12 +520,14 @@ pub(crate) fn encode(out: &mut Vec<u8>, opcode: u8, compressed: bool, payload: &
         }
     }
     out.extend_from_slice(&key);
-    extend_masked(out, payload, key);
+    out.len() - start
 }
 
-/// Appends `src` XORed with the masking key (starting at `key[0]`) to
-/// `out`: one pass, reading `src` once and writing each byte once.
-fn extend_masked(out: &mut Vec<u8>, src: &[u8], key: [u8; 4]) {
+/// Appends `src`, the payload's bytes from offset `at`, XORed with the
+/// masking key to `out`: one pass, reading `src` once and writing each
+/// byte once.
+fn extend_masked(out: &mut Vec<u8>, src: &[u8], key: [u8; 4], at: usize) {
+    let key = [key[at & 3], key[(at + 1) & 3], key[(at + 2) & 3], key[(at + 3) & 3]];
     out.reserve(src.len());
     let wide = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
     let dst = &mut out.spare_capacity_mut()[..src.len()];
@@ -421,7 +581,7 @@ mod tests {
             assert!(out.is_pending());
             let mut buf = Vec::new();
             let t = out.take_into(&mut buf, false);
-            assert_eq!(t, Taken { bytes: buf.len(), payload: n as u64 });
+            assert_eq!(t, Taken { bytes: buf.len(), payload: n as u64, cut: 0 });
             assert!(!out.is_pending());
             let (b0, p) = unmask(&buf);
             let want = if n % 2 == 0 { OPCODE_TEXT } else { OPCODE_BINARY };
@@ -461,7 +621,130 @@ mod tests {
         out.take_into(&mut buf, false);
         assert_eq!(&buf[..3], &[1, 2, 3]);
         assert_eq!(unmask(&buf[3..]).1, b"abc");
-        assert_eq!(out.take_into(&mut Vec::new(), false), Taken { bytes: 0, payload: 0 });
+        assert_eq!(out.take_into(&mut Vec::new(), false), Taken { bytes: 0, payload: 0, cut: 0 });
+    }
+
+    /// Wherever a write stops in a run of frames of every length format,
+    /// what remains of the frame it cut is found from the headers.
+    #[test]
+    fn the_rest_of_a_cut_frame_is_found_from_the_headers() {
+        let mut frames = Vec::new();
+        let mut ends = Vec::new();
+        for len in [0usize, 5, 125, 126, 300, 65_535, 65_536, 70_001, 3] {
+            encode(&mut frames, OPCODE_BINARY, false, &vec![1u8; len], [1, 2, 3, 4]);
+            ends.push(frames.len());
+        }
+        for written in 0..frames.len() {
+            let want =
+                ends.iter()
+                    .find(|&&e| e > written)
+                    .map_or(0, |&e| if written == 0 { 0 } else { e - written });
+            let want = if ends.contains(&written) { 0 } else { want };
+            assert_eq!(rest_of_cut_frame(&frames, 0, written), want, "after {written} bytes");
+        }
+        // Starting with the last 10 bytes of a frame cut before.
+        let mut after_cut = vec![0xee; 10];
+        after_cut.extend_from_slice(&frames);
+        assert_eq!(rest_of_cut_frame(&after_cut, 10, 4), 6);
+        assert_eq!(rest_of_cut_frame(&after_cut, 10, 10), 0);
+        assert_eq!(rest_of_cut_frame(&after_cut, 10, 11), 10 + ends[0] - 11);
+        assert_eq!(rest_of_cut_frame(&after_cut, 10, 10 + ends[1] + 1), ends[2] - ends[1] - 1);
+    }
+
+    /// Everything readable from `s` now.
+    fn drain(s: &mut std::os::unix::net::UnixStream) -> Vec<u8> {
+        use std::io::Read;
+        s.set_nonblocking(true).unwrap();
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        got
+    }
+
+    /// A payload whose masked bytes show a wrong key phase: not a multiple
+    /// of 4, pieces not either (the first carries the header).
+    fn odd_payload(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 31 + i / 7) as u8).collect()
+    }
+
+    /// The handler of a socket with nothing left to read sends a message
+    /// larger than the socket takes: what the socket took and what waits
+    /// for the task make one frame, masked correctly across the pieces;
+    /// bufferedAmount counts the payload not written.
+    #[test]
+    fn a_streamed_frame_cut_short_by_a_full_socket_goes_on_from_the_queue() {
+        use std::os::fd::AsRawFd;
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let out = Outgoing::default();
+        out.start_direct(a.as_raw_fd());
+        let payload = odd_payload(3 * PIECE + 1_003);
+        direct::as_handler(Some(out.address()), || out.push(false, &payload));
+        let mut wire = drain(&mut b);
+        assert!(!wire.is_empty(), "nothing was written while masking");
+        assert!(out.is_pending(), "a socket pair does not take {} bytes", payload.len());
+        let buffered = out.buffered();
+        assert!(buffered > 0 && buffered < payload.len() as u64, "{buffered}");
+        let mut rest = Vec::new();
+        let t = out.take_into(&mut rest, false);
+        assert_eq!(t.payload, buffered);
+        wire.extend_from_slice(&rest);
+        let (b0, p) = unmask(&wire);
+        assert_eq!(b0, 0x80 | OPCODE_BINARY);
+        assert!(p == payload, "the frame differs from what was sent");
+    }
+
+    /// A message the socket takes whole goes out from send(): nothing
+    /// waits for the task, and bufferedAmount is 0 when it returns.
+    #[test]
+    fn a_streamed_frame_the_socket_takes_whole_leaves_nothing_queued() {
+        use std::os::fd::AsRawFd;
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        // Within a socket pair's buffer (208 KiB on Linux by default).
+        let payload = odd_payload(100_003);
+        let out = Outgoing::default();
+        out.start_direct(a.as_raw_fd());
+        direct::as_handler(Some(out.address()), || out.push(true, &payload));
+        assert!(!out.is_pending());
+        assert_eq!(out.buffered(), 0);
+        let (b0, p) = unmask(&drain(&mut b));
+        assert_eq!(b0, 0x80 | OPCODE_TEXT);
+        assert!(p == payload);
+    }
+
+    /// Bytes of the server's wait unread, or the caller is another
+    /// socket's handler, or no handler: the message is queued for the
+    /// task, none of it written by send().
+    #[test]
+    fn a_large_send_is_left_to_the_task_unless_its_handler_has_read_everything() {
+        use std::io::Write;
+        use std::os::fd::AsRawFd;
+        let payload = odd_payload(PIECE + 5);
+        for case in ["unread", "other socket", "not a handler", "undrained handler"] {
+            let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+            let out = Outgoing::default();
+            out.start_direct(a.as_raw_fd());
+            let other = Outgoing::default();
+            match case {
+                "unread" => {
+                    b.write_all(b"\x88\x00").unwrap();
+                    direct::as_handler(Some(out.address()), || out.push(false, &payload));
+                }
+                "other socket" => direct::as_handler(Some(other.address()), || out.push(false, &payload)),
+                "not a handler" => out.push(false, &payload),
+                _ => direct::as_handler(None, || out.push(false, &payload)),
+            }
+            assert!(drain(&mut b).is_empty(), "{case}: send() wrote to the socket");
+            let mut rest = Vec::new();
+            assert_eq!(out.take_into(&mut rest, false).payload, payload.len() as u64, "{case}");
+            assert!(unmask(&rest).1 == payload, "{case}");
+        }
     }
 
     #[test]

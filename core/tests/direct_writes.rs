@@ -112,7 +112,8 @@ fn large_echoes_from_the_message_handler_arrive_whole() {
 /// when the message handler sends a large reply: as in Chromium, whose
 /// network process has answered the Close by then, the reply never reaches
 /// the server, even though nothing else is queued and the socket has room
-/// (a handler never writes to the socket itself).
+/// (a handler writes a large message itself only when nothing of the
+/// server's waits to be read).
 #[test]
 fn a_large_reply_from_the_handler_after_the_close_arrived_never_reaches_the_server() {
     for len in [100_000, 1_000_000, 100_000, 1_000_000] {
@@ -123,36 +124,101 @@ fn a_large_reply_from_the_handler_after_the_close_arrived_never_reaches_the_serv
             s.write_all(&out).unwrap();
             read_until_close(&mut s)
         });
-        let handle: Arc<OnceLock<WebSocket>> = Arc::default();
-        let events: Arc<Mutex<Vec<Event>>> = Arc::default();
-        let (h, ev) = (Arc::clone(&handle), Arc::clone(&events));
-        let ws = WebSocket::connect(
-            &srv.url,
-            &[] as &[&str],
-            Options { proxy: wsnative_core::Proxy::Direct, ..Options::default() },
-            Box::new(move |e| {
-                if let Event::Message(m) = &e {
-                    let start = Instant::now();
-                    while h.get().is_none() && start.elapsed() < WAIT {
-                        thread::yield_now();
-                    }
-                    // The Close, written with the message, is in by now.
-                    thread::sleep(Duration::from_millis(50));
-                    h.get().unwrap().send_binary(&m.data).unwrap();
-                }
-                ev.lock().unwrap().push(e);
-            }),
-        )
-        .unwrap();
-        let _ = handle.set(ws);
+        // The Close, written with the message, is in by the time it sends.
+        let echo = echoing_handler(&srv.url, Duration::from_millis(50), Duration::ZERO);
         let frames = srv.join.join().unwrap();
         let opcodes: Vec<u8> = frames.iter().map(|f| f.opcode).collect();
         assert_eq!(opcodes, vec![8], "the server received more than the Close echo");
-        let start = Instant::now();
-        while !matches!(events.lock().unwrap().last(), Some(Event::Close { .. })) {
-            assert!(start.elapsed() < WAIT, "no close event");
-            thread::sleep(Duration::from_millis(5));
+        assert_eq!(last_event(&echo.events), close(1000, "bye", true));
+    }
+}
+
+/// More than loopback socket buffers take from a server that reads nothing.
+const BEYOND_SOCKET: usize = 24 << 20;
+
+/// A socket whose message handler echoes each message.
+struct Echoing {
+    _ws: Arc<OnceLock<WebSocket>>,
+    events: Arc<Mutex<Vec<Event>>>,
+    /// bufferedAmount right after each echo was sent.
+    buffered: Arc<Mutex<Vec<u64>>>,
+}
+
+/// Connects with immediate dispatch; the message handler waits `before`,
+/// echoes the message, then stays busy for `after`.
+fn echoing_handler(url: &str, before: Duration, after: Duration) -> Echoing {
+    let handle: Arc<OnceLock<WebSocket>> = Arc::default();
+    let events: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let buffered: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let (h, ev, b) = (Arc::clone(&handle), Arc::clone(&events), Arc::clone(&buffered));
+    let ws = WebSocket::connect(
+        url,
+        &[] as &[&str],
+        Options { proxy: wsnative_core::Proxy::Direct, ..Options::default() },
+        Box::new(move |e| {
+            if let Event::Message(m) = &e {
+                let start = Instant::now();
+                while h.get().is_none() && start.elapsed() < WAIT {
+                    thread::yield_now();
+                }
+                thread::sleep(before);
+                let ws = h.get().unwrap();
+                ws.send_binary(&m.data).unwrap();
+                b.lock().unwrap().push(ws.buffered_amount());
+                thread::sleep(after);
+            }
+            ev.lock().unwrap().push(e);
+        }),
+    )
+    .unwrap();
+    let _ = handle.set(ws);
+    Echoing { _ws: handle, events, buffered }
+}
+
+/// The last event, once the close event is in (within [`WAIT`]).
+fn last_event(events: &Mutex<Vec<Event>>) -> Event {
+    let start = Instant::now();
+    loop {
+        if let Some(e @ Event::Close { .. }) = events.lock().unwrap().last() {
+            return e.clone();
         }
-        assert_eq!(events.lock().unwrap().last(), Some(&close(1000, "bye", true)));
+        assert!(start.elapsed() < WAIT, "no close event");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The server's ping and Close, or its Close alone, arrive while the
+/// handler's large echo is only partly written (read right after the
+/// handler returns, before the task writes the rest): the rest of the echo
+/// goes out first, then the pong and the Close answer (a frame cut short
+/// would make the server read them as payload), and the close is clean.
+#[test]
+fn a_ping_or_close_read_after_a_partly_written_echo_is_answered_after_it() {
+    let ping = frame(true, 9, b"still there?");
+    let bye = close_frame(1000, "done");
+    for (round, then, want) in [(3, [ping, bye.clone()].concat(), vec![2, 10, 8]), (4, bye, vec![2, 8])] {
+        let payload = pattern(round, BEYOND_SOCKET + round);
+        let sent = payload.clone();
+        let srv = raw_server(move |mut s| {
+            accept(&mut s);
+            s.write_all(&frame(true, 2, &sent)).unwrap();
+            // The echo fills the sockets meanwhile; the handler is busy.
+            thread::sleep(Duration::from_millis(150));
+            s.write_all(&then).unwrap();
+            thread::sleep(Duration::from_millis(300));
+            read_until_close(&mut s)
+        });
+        let echo = echoing_handler(&srv.url, Duration::ZERO, Duration::from_millis(300));
+        let frames = srv.join.join().unwrap();
+        let left = echo.buffered.lock().unwrap()[0];
+        assert!(left > 0, "a server reading nothing took the whole echo: nothing tested");
+        assert_eq!(frames.iter().map(|f| f.opcode).collect::<Vec<_>>(), want);
+        assert!(frames.iter().all(|f| f.fin && f.masked));
+        assert!(frames[0].payload == payload, "the echo arrived changed");
+        if want.len() == 3 {
+            assert_eq!(frames[1].payload, b"still there?");
+        }
+        assert_eq!(frames.last().unwrap().close_code(), Some(1000));
+        assert_eq!(last_event(&echo.events), close(1000, "done", true));
     }
 }
