@@ -9,6 +9,7 @@ use crate::event::{Event, EventHandler, Message, ReadyState};
 use crate::flow::FlowControl;
 use crate::handshake;
 use crate::incoming::{Incoming, ReadError, Received, Violation};
+use crate::low_water::LowWater;
 use crate::options::{Options, TCP_CLOSE_GRACE};
 use crate::outgoing::{encode, OPCODE_CLOSE, OPCODE_PONG};
 use crate::socket::Shared;
@@ -225,12 +226,15 @@ pub(crate) fn run(
         // awaited here: a suspension point with the connection alive would size
         // every task for both.)
         let slow_open = handler_started.elapsed() >= SLOW_HANDLERS;
-        let direct = match &stream {
-            MaybeTls::Plain(tcp) => Some(std::os::fd::AsRawFd::as_raw_fd(tcp)),
-            _ => None,
+        use std::os::fd::AsRawFd;
+        let (direct, low_water) = match &stream {
+            MaybeTls::Plain(tcp) => (Some(tcp.as_raw_fd()), Some(LowWater::plain(tcp.as_raw_fd()))),
+            MaybeTls::Tls(tls) => (None, Some(LowWater::under_tls(tls.get_ref().0.get_ref().as_raw_fd()))),
+            MaybeTls::Nested(_) => (None, None),
         };
-        let conn =
+        let mut conn =
             OpenConnection::new(stream, incoming, shared, cmds, options.close_timeout, flow, slow_open);
+        conn.low_water = low_water;
         if let Some(fd) = direct {
             conn.shared.outgoing.start_direct(fd);
         }
@@ -409,6 +413,8 @@ struct OpenConnection<S> {
     /// After a large message: when to free the large buffers kept for the
     /// next one, unless another comes first.
     spares_idle: Option<Pin<Box<Sleep>>>,
+    /// The TCP socket's low-water mark, when the task knows the socket.
+    low_water: Option<LowWater>,
 }
 
 impl<S> Drop for OpenConnection<S> {
@@ -451,6 +457,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
             flow,
             deflater_idle: None,
             spares_idle: None,
+            low_water: None,
         }
     }
 
@@ -729,7 +736,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                 }
             }
             match self.rx.poll_next(cx, &mut self.io) {
-                Poll::Pending => return Read::Blocked,
+                Poll::Pending => {
+                    if let Some(w) = self.low_water.as_mut() {
+                        w.before_wait(self.rx.owed());
+                    }
+                    return Read::Blocked;
+                }
                 Poll::Ready(Ok(Received::Message { data, text })) => {
                     if self.phase == Phase::Open {
                         em.message(data, text, self.rx.drained());

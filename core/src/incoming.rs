@@ -464,6 +464,16 @@ impl Incoming {
         Ok(Received::Message { data, text: msg.text })
     }
 
+    /// Payload bytes still owed by the binary, uncompressed frame being
+    /// read straight into its message, before anything else can arrive;
+    /// 0 otherwise (see [`crate::low_water`]).
+    pub(crate) fn owed(&self) -> u64 {
+        match (&self.frame, &self.msg) {
+            (Some(f), Some(m)) if self.buf.is_empty() && !m.text && !m.compressed => f.remaining,
+            _ => 0,
+        }
+    }
+
     /// Nothing read is left unparsed and no frame or message is half read.
     pub(crate) fn drained(&self) -> bool {
         self.buf.is_empty() && self.frame.is_none() && self.msg.is_none()

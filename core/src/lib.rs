@@ -21,6 +21,7 @@ pub mod fuzzing;
 mod handshake;
 mod happy_eyeballs;
 mod incoming;
+mod low_water;
 pub mod options;
 mod outgoing;
 pub mod proxy;

@@ -24,6 +24,11 @@ impl<S> ReadAhead<S> {
     pub(crate) fn new(inner: S) -> Self {
         ReadAhead { inner, ahead: Vec::new(), taken: 0 }
     }
+
+    /// The stream read from.
+    pub(crate) fn get_ref(&self) -> &S {
+        &self.inner
+    }
 }
 
 impl<S: AsyncRead + Unpin> ReadAhead<S> {
