@@ -82,3 +82,20 @@ def test_no_growth_with_asyncio(testserver_url: str) -> None:
     gc.collect()
     growth = rss_kib() - before
     assert growth < 2048, f"RSS grew by {growth} KiB over {CYCLES} cycles"
+
+
+def test_import_loads_no_heavy_standard_modules() -> None:
+    # `import wsnative` in a fresh interpreter loads neither asyncio (with
+    # ssl and OpenSSL: about 9 MB, loaded on first use of connect_async)
+    # nor typing (half a megabyte; annotations only need it for checkers).
+    import subprocess
+    import sys
+
+    probe = "import sys, wsnative; print(sorted({'asyncio', 'ssl', 'typing'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", out.stdout
+    # The lazy names still resolve.
+    lazy = "import wsnative; print(wsnative.connect_async.__name__, wsnative.AsyncConnection.__name__)"
+    out = subprocess.run([sys.executable, "-c", lazy], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["connect_async", "AsyncConnection"], out.stderr

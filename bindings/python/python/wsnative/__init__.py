@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import atexit
 
-from typing import TYPE_CHECKING, Any
+# Annotations only (strings, see the __future__ import): typing is not
+# imported at run time, which would cost half a megabyte of memory.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from . import _native
 from ._errors import (

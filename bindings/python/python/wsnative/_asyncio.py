@@ -8,10 +8,13 @@ wait. No thread per socket, no GIL taken by the runtime threads.
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # typing is imported for annotations only (see __init__.py)
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import Any, Generator, Iterable, List, Optional, Type, Union
+
 import asyncio
 import weakref
-from types import TracebackType
-from typing import Any, Generator, Iterable, List, Optional, Type, Union
 
 from . import _native
 from ._errors import ConnectionClosed

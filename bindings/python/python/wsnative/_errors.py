@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+TYPE_CHECKING = False  # typing is imported for annotations only (see __init__.py)
+if TYPE_CHECKING:
+    from typing import List, Optional, Tuple
+
 
 
 class WebSocketError(Exception):

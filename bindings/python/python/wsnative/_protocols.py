@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Iterable, List, Optional, Union
+TYPE_CHECKING = False  # typing is imported for annotations only (see __init__.py)
+if TYPE_CHECKING:
+    from typing import Iterable, List, Optional, Union
+
 
 
 def protocol_list(protocols: Optional[Union[str, Iterable[str]]]) -> List[str]:

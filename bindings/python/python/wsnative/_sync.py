@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Iterable, Optional, Type, Union
+TYPE_CHECKING = False  # typing is imported for annotations only (see __init__.py)
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import Any, Iterable, Optional, Type, Union
 
 from . import _native
 from ._protocols import protocol_list

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Optional, Union
+TYPE_CHECKING = False  # typing is imported for annotations only (see __init__.py)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable, Optional, Union
 
 from . import _native
 from ._protocols import protocol_list
