@@ -31,6 +31,8 @@ const DIRECT_MAX: usize = 1 << 20;
 /// straight away, while the piece is still in the processor's cache (see
 /// [`Outgoing::stream`]).
 const PIECE: usize = 2 << 20;
+/// The first piece is smaller: the server waits for it to be masked.
+const FIRST_PIECE: usize = 128 * 1024;
 
 struct Frames {
     bytes: Vec<u8>,
@@ -342,7 +344,8 @@ impl Outgoing {
         let mut at = 0;
         let mut failed = false;
         loop {
-            let n = PIECE.saturating_sub(piece.len()).min(payload.len() - at);
+            let size = if at == 0 { FIRST_PIECE } else { PIECE };
+            let n = size.saturating_sub(piece.len()).min(payload.len() - at);
             extend_masked(&mut piece, &payload[at..at + n], key, at);
             at += n;
             let wrote = direct::write_some(fd, &piece).unwrap_or_else(|_| {
