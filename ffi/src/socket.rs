@@ -357,7 +357,12 @@ fn check_send_length(len: usize) -> Result<(), ws_result> {
 /// WS_RESULT_INVALID_LENGTH if `len` is above WS_MAX_SEND_LENGTH (checked
 /// first; the buffer is not read). Never waits for the network: the message
 /// is masked into the socket's send buffer and written by a library thread
-/// (sends to one socket from several threads take turns for that copy).
+/// (sends to one socket from several threads take turns for that copy), or
+/// written by the calling thread itself with writes that never block, when
+/// nothing else waits: a burst of small messages from any thread, or a
+/// large message from the socket's own callback once the library has read
+/// everything the server sent (what the socket does not take at once stays
+/// in the send buffer).
 ///
 /// # Safety
 /// `socket` must come from ws_new(); `text` must point to `len` bytes (NULL
