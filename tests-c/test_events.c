@@ -151,6 +151,53 @@ static void test_one_mib_messages(void) {
     free(bin);
 }
 
+/* Sends every message back from the message callback, `*(int *)r->user`
+ * times: in immediate mode, a large message sent from its own socket's
+ * callback once everything the server sent is read is written by the send
+ * itself while it is masked (core/src/outgoing.rs, Outgoing::stream). */
+static ws_result g_echo_back_result = WS_RESULT_OK;
+
+static void echo_back_hook(rec_t *r, ws_socket *ws, const event_t *e) {
+    int *left = r->user;
+    if (e->kind != EV_MESSAGE || *left <= 0) return;
+    (*left)--;
+    ws_result res = ws_send_binary(ws, e->data, e->len);
+    if (res != WS_RESULT_OK) g_echo_back_result = res;
+}
+
+static void test_large_echoes_sent_back_from_the_callback(void) {
+    const size_t n = 3 * 1024 * 1024 + 5; /* pieces and masking keys misaligned */
+    uint8_t *bin = malloc(n);
+    fill_pattern(bin, n, false);
+    int left = 4;
+    g_echo_back_result = WS_RESULT_OK;
+    rec_t *r = rec_new();
+    r->hook = echo_back_hook;
+    r->user = &left;
+    ws_options *o = mode_options();
+    ws_result res = rec_open(r, h_echo_url("/"), NULL, 0, o);
+    ws_options_free(o);
+    CHECK_RES(res, WS_RESULT_OK);
+    if (res == WS_RESULT_OK && wait_ev(r, EV_OPEN, 1, h_ms(5000))) {
+        CHECK_RES(ws_send_binary(r->ws, bin, n), WS_RESULT_OK);
+        WAIT(r, EV_MESSAGE, 5);
+        CHECK_RES(g_echo_back_result, WS_RESULT_OK);
+        for (int i = 0; i < 5; i++) CHECK_MSG(msg_is(r, i, WS_MESSAGE_TYPE_BINARY, bin, n), "echo %d differs", i);
+        CHECK(wait_buffered_zero(r->ws, h_ms(5000)));
+        CHECK_RES(ws_close(r->ws, 1000, NULL), WS_RESULT_OK);
+        WAIT(r, EV_CLOSE, 1);
+        CHECK_EQ(rec_count(r, EV_MESSAGE), 5);
+    } else if (res == WS_RESULT_OK) {
+        CHECK_MSG(false, "no open: %s", rec_describe(r));
+    }
+    if (res == WS_RESULT_OK) {
+        finish(r);
+    } else {
+        rec_unref(r);
+    }
+    free(bin);
+}
+
 /* Answers the handshake only once the test opens the gate
  * (raw_set_value), selecting the subprotocol "chat". */
 static void raw_ws_gated(raw_server *s, int fd) {
@@ -885,6 +932,7 @@ static void test_block_unsafe_ports(void) {
     }
 BOTH(test_open_echo_close)
 BOTH(test_one_mib_messages)
+BOTH(test_large_echoes_sent_back_from_the_callback)
 BOTH(test_subprotocol)
 BOTH(test_server_closes_4001)
 BOTH(test_server_drops)
@@ -907,6 +955,8 @@ int main(void) {
     RUN(test_open_echo_close_queued);
     RUN(test_one_mib_messages_immediate);
     RUN(test_one_mib_messages_queued);
+    RUN(test_large_echoes_sent_back_from_the_callback_immediate);
+    RUN(test_large_echoes_sent_back_from_the_callback_queued);
     RUN(test_subprotocol_immediate);
     RUN(test_subprotocol_queued);
     RUN(test_server_closes_4001_immediate);
