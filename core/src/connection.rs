@@ -77,13 +77,16 @@ struct Emitter {
     /// When the first immediate handler of this read pass started (the
     /// clock is read only when a handler runs).
     first_handler: Option<Instant>,
-    /// The task has read everything it holds (see
-    /// [`crate::direct::Caller::DrainedHandler`]).
-    drained: bool,
 }
 
 impl Emitter {
     fn emit(&mut self, ev: Event) {
+        self.emit_read(ev, false);
+    }
+
+    /// `drained`: the task has read everything it holds (see
+    /// [`crate::direct::Caller::DrainedHandler`]).
+    fn emit_read(&mut self, ev: Event, drained: bool) {
         if let Some(h) = self.handler.as_mut() {
             if !self.immediate || self.shared.view.deliver(&ev) {
                 if !self.immediate {
@@ -93,7 +96,7 @@ impl Emitter {
                 if self.first_handler.is_none() {
                     self.first_handler = Some(Instant::now());
                 }
-                let drained = self.drained.then(|| self.shared.outgoing.address());
+                let drained = drained.then(|| self.shared.outgoing.address());
                 crate::direct::as_handler(drained, || h(ev));
             }
         }
@@ -103,9 +106,7 @@ impl Emitter {
     fn message(&mut self, data: Bytes, is_text: bool, drained: bool) {
         // Messages reach the application only while it has not called close().
         if !self.shared.view.close_requested() {
-            self.drained = drained;
-            self.emit(Event::Message(Message { data, is_text }));
-            self.drained = false;
+            self.emit_read(Event::Message(Message { data, is_text }), drained);
         }
     }
 
@@ -168,13 +169,8 @@ pub(crate) fn run(
 ) -> impl std::future::Future<Output = ()> {
     async move {
         let Delivery { handler, immediate, flow } = delivery;
-        let mut em = Emitter {
-            shared: Arc::clone(&shared),
-            handler: Some(handler),
-            immediate,
-            first_handler: None,
-            drained: false,
-        };
+        let mut em =
+            Emitter { shared: Arc::clone(&shared), handler: Some(handler), immediate, first_handler: None };
         // Boxed: the connecting state (TLS handshake, HTTP buffers) is freed
         // once open instead of sizing the task for its whole life.
         // One deadline for every phase: the phase that runs out reports itself.
@@ -930,7 +926,6 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
             handler: Some(handler),
             immediate: false,
             first_handler: None,
-            drained: false,
         };
         let conn = OpenConnection::new(client, incoming, shared, rx, Duration::from_secs(5), None, false);
         drive(conn, em).await;
@@ -1007,7 +1002,6 @@ mod tests {
                 handler: Some(handler),
                 immediate: false,
                 first_handler: None,
-                drained: false,
             };
             let incoming = Incoming::new(&[], false, 1 << 20, false, false);
             let conn = OpenConnection::new(

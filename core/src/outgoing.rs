@@ -360,8 +360,8 @@ impl Outgoing {
             }
             piece.clear();
         }
-        let written = (head + payload.len() - rest.len()).saturating_sub(head);
-        let waiting = (payload.len() - written) as u64;
+        // Payload bytes not written: the frame's last bytes are payload.
+        let waiting = rest.len().min(payload.len()) as u64;
         let mut f = self.lock();
         f.streaming = false;
         if failed {
