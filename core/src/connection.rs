@@ -5,10 +5,10 @@
 
 use crate::cause::{ErrorCode, Failure};
 use crate::deflate::{DeflateParams, Deflater};
-use crate::event::{Event, EventHandler, Message, ReadyState};
+use crate::event::{Event, Handler, Message, ReadyState};
 use crate::flow::FlowControl;
 use crate::handshake;
-use crate::incoming::{Incoming, ReadError, Received, Violation};
+use crate::incoming::{Incoming, ReadError, Received, Small, Violation};
 use crate::low_water::LowWater;
 use crate::options::{Options, TCP_CLOSE_GRACE};
 use crate::outgoing::{encode, OPCODE_CLOSE, OPCODE_PONG};
@@ -69,7 +69,7 @@ pub(crate) enum Command {
 /// even if the task is dropped (runtime shutdown).
 struct Emitter {
     shared: Arc<Shared>,
-    handler: Option<EventHandler>,
+    handler: Option<Box<dyn Handler>>,
     /// The handler is the application's own (immediate dispatch): the state
     /// it reads moves here, right before each event. Otherwise the binding
     /// that dispatches the events moves it.
@@ -90,15 +90,35 @@ impl Emitter {
         if let Some(h) = self.handler.as_mut() {
             if !self.immediate || self.shared.view.deliver(&ev) {
                 if !self.immediate {
-                    h(ev);
+                    h.event(ev);
                     return;
                 }
                 if self.first_handler.is_none() {
                     self.first_handler = Some(Instant::now());
                 }
                 let drained = drained.then(|| self.shared.outgoing.address());
-                crate::direct::as_handler(drained, || h(ev));
+                crate::direct::as_handler(drained, || h.event(ev));
             }
+        }
+    }
+
+    /// A message lent from the read buffer ([`Small::Lend`]: immediate
+    /// dispatch only), under the same rules as [`Emitter::message`].
+    fn lent(&mut self, data: &[u8], is_text: bool, drained: bool) {
+        let Some(h) = self.handler.as_mut() else { return };
+        if self.shared.view.close_requested() {
+            return;
+        }
+        if !self.immediate {
+            h.message(data, is_text);
+            return;
+        }
+        if self.shared.view.message_deliverable() {
+            if self.first_handler.is_none() {
+                self.first_handler = Some(Instant::now());
+            }
+            let drained = drained.then(|| self.shared.outgoing.address());
+            crate::direct::as_handler(drained, || h.message(data, is_text));
         }
     }
 
@@ -138,7 +158,7 @@ fn reactor_turn() -> Pin<Box<dyn Future<Output = ()> + Send>> {
 
 /// Where a connection's events go.
 pub(crate) struct Delivery {
-    pub(crate) handler: EventHandler,
+    pub(crate) handler: Box<dyn Handler>,
     /// The handler is the application's own: see [`Emitter::immediate`].
     pub(crate) immediate: bool,
     /// The budget of queued events: reading pauses while it is spent.
@@ -169,6 +189,12 @@ pub(crate) fn run(
 ) -> impl std::future::Future<Output = ()> {
     async move {
         let Delivery { handler, immediate, flow } = delivery;
+        // Lending needs a handler that hands each message over at once.
+        let small = match (immediate, handler.borrows()) {
+            (true, true) => Small::Lend,
+            (true, false) => Small::Share,
+            (false, _) => Small::Copy,
+        };
         let mut em =
             Emitter { shared: Arc::clone(&shared), handler: Some(handler), immediate, first_handler: None };
         // Boxed: the connecting state (TLS handshake, HTTP buffers) is freed
@@ -212,7 +238,7 @@ pub(crate) fn run(
             deflate.is_some(),
             options.max_message_size,
             options.chromium_compat,
-            immediate,
+            small,
         );
         drop(leftover);
         shared.set_state(ReadyState::Open);
@@ -743,6 +769,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                         em.message(data, text, self.rx.drained());
                     }
                 }
+                Poll::Ready(Ok(Received::Lent { text })) => {
+                    if self.phase == Phase::Open {
+                        em.lent(self.rx.lent(), text, self.rx.drained());
+                    }
+                }
                 Poll::Ready(Ok(Received::Ping(payload))) => self.queue_pong(&payload),
                 Poll::Ready(Ok(Received::Pong)) => {}
                 Poll::Ready(Ok(Received::Close(frame))) => {
@@ -863,6 +894,7 @@ fn let_senders_run() {
 /// optionally negotiated, on a runtime with paused time. Panics if the events break the browser's rules: messages,
 /// then at most one error, then exactly one close, last.
 pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
+    use crate::event::EventHandler;
     use crate::socket::Shared;
     use std::sync::Mutex;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
@@ -920,10 +952,11 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
                 }
             }
         });
-        let incoming = Incoming::new(&[], client_actions & 8 != 0, 1 << 20, false, false);
+        let small = if client_actions & 16 != 0 { Small::Lend } else { Small::Copy };
+        let incoming = Incoming::new(&[], client_actions & 8 != 0, 1 << 20, false, small);
         let em = Emitter {
             shared: Arc::clone(&shared),
-            handler: Some(handler),
+            handler: Some(Box::new(handler)),
             immediate: false,
             first_handler: None,
         };
@@ -939,6 +972,7 @@ pub(crate) fn fuzz_server_stream(client_actions: u8, server_bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::EventHandler;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::AsyncWriteExt;
 
@@ -999,11 +1033,11 @@ mod tests {
             });
             let em = Emitter {
                 shared: Arc::clone(&shared),
-                handler: Some(handler),
+                handler: Some(Box::new(handler)),
                 immediate: false,
                 first_handler: None,
             };
-            let incoming = Incoming::new(&[], false, 1 << 20, false, false);
+            let incoming = Incoming::new(&[], false, 1 << 20, false, Small::Copy);
             let conn = OpenConnection::new(
                 client,
                 incoming,

@@ -75,3 +75,36 @@ pub enum Event {
 /// Receives a socket's events. Runs on a library (runtime) thread: it must
 /// not block for long, and must not wait on the runtime.
 pub type EventHandler = Box<dyn FnMut(Event) + Send + 'static>;
+
+/// Receives the events of a socket dispatched immediately
+/// ([`crate::WebSocket::connect_with`]), on a library (runtime) thread, with
+/// the same rules as an [`EventHandler`]. A handler that does not keep
+/// messages may take the small ones borrowed ([`Handler::borrows`]): a
+/// message that arrived in one frame, whole within one read from the
+/// network, is then passed as a slice of the read buffer, with no
+/// allocation and no reference count.
+pub trait Handler: Send + 'static {
+    /// Every event, except the messages passed to [`Handler::message`].
+    fn event(&mut self, ev: Event);
+
+    /// Whether small messages go to [`Handler::message`]; asked once,
+    /// before the connection opens. By default they come as
+    /// [`Event::Message`], whose payload is reference counted.
+    fn borrows(&self) -> bool {
+        false
+    }
+
+    /// A complete message whose bytes are borrowed for this call only
+    /// (text already checked as UTF-8). Called only when
+    /// [`Handler::borrows`] says so; by default the bytes are copied into an
+    /// [`Event::Message`].
+    fn message(&mut self, data: &[u8], is_text: bool) {
+        self.event(Event::Message(Message { data: Bytes::copy_from_slice(data), is_text }))
+    }
+}
+
+impl Handler for EventHandler {
+    fn event(&mut self, ev: Event) {
+        self(ev)
+    }
+}

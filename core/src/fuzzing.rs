@@ -82,7 +82,8 @@ pub fn proxy_reply(data: &[u8]) {
 /// The server's byte stream after the handshake, through the whole engine.
 /// The first byte chooses client actions (bit 0: send a message, bit 1:
 /// close(1000), bit 2: the server keeps TCP open for 10 s of virtual time,
-/// bit 3: permessage-deflate negotiated).
+/// bit 3: permessage-deflate negotiated, bit 4: small messages lent from
+/// the read buffer).
 pub fn server_stream(data: &[u8]) {
     let (actions, bytes) = data.split_first().map_or((0, &[][..]), |(a, b)| (*a, b));
     crate::connection::fuzz_server_stream(actions, bytes);
@@ -92,7 +93,8 @@ pub fn server_stream(data: &[u8]) {
 /// (permessage-deflate negotiated), sent twice (the second inflates with
 /// the first one's context), each time cut into 1 to 4 frames (bits 1-2 of
 /// `data[0]`), as text (bit 0) or binary, read with a 64 KiB message
-/// limit. Every message delivered is within the limit and, as text, valid
+/// limit (bit 3: Chromium's close codes; bits 4-5: small messages copied,
+/// shared or lent). Every message delivered is within the limit and, as text, valid
 /// UTF-8; anything else fails with 1002, 1007 or 1009.
 pub fn inflate(data: &[u8]) {
     crate::incoming::fuzz_inflate(data, 64 << 10);

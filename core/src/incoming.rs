@@ -13,9 +13,9 @@
 //! before a violation is still delivered.
 //!
 //! Speed: many messages are parsed out of one read of up to
-//! [`READ_AHEAD`] bytes; a small single-frame message is a slice of that
-//! read (no copy) when `share` is set; a large payload is read from the
-//! socket straight into its message's own buffer. The read buffer is
+//! [`READ_AHEAD`] bytes; a small single-frame message is lent in place or
+//! is a slice of that read (no copy), as [`Small`] says; a large payload is
+//! read from the socket straight into its message's own buffer. The read buffer is
 //! released whenever the network has nothing more, so an idle connection
 //! holds none.
 
@@ -38,9 +38,22 @@ const DIRECT_MIN: u64 = 16 * 1024;
 /// Single-frame messages of this size or more reuse the buffer of the
 /// previous one (see `Incoming::spare`).
 const SPARE_MIN: u64 = 1 << 20;
-/// Without `share`, messages shorter than this are copied out of the read
-/// buffer (a queued message must not keep a whole read alive).
+/// With [`Small::Copy`], messages shorter than this are copied out of the
+/// read buffer (a queued message must not keep a whole read alive).
 const COPY_BELOW: usize = 16 * 1024;
+
+/// How a message that arrived whole, in one frame and within one read, is
+/// handed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Small {
+    /// Copied out when shorter than [`COPY_BELOW`], else a slice of the
+    /// read (messages that wait in a queue).
+    Copy,
+    /// A reference-counted slice of the read (messages handed over at once).
+    Share,
+    /// Lent in place ([`Received::Lent`]): for a handler that only borrows.
+    Lend,
+}
 
 /// Why the connection is failed, and the close code to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +87,11 @@ pub(crate) enum Received {
     Pong,
     /// Its valid Close frame: code and reason (`None`: no code).
     Close(Option<(u16, String)>),
+    /// A message left in the read buffer ([`Small::Lend`]): its bytes are
+    /// [`Incoming::lent`] until the next call of [`Incoming::poll_next`].
+    Lent {
+        text: bool,
+    },
 }
 
 /// Why reading stopped.
@@ -128,8 +146,11 @@ pub(crate) struct Incoming {
     max_message_size: usize,
     /// Chromium's close codes, and 1002 for invalid UTF-8.
     chromium: bool,
-    /// Small messages may be slices of the read buffer.
-    share: bool,
+    /// How small whole messages are handed over.
+    small: Small,
+    /// The length of the message lent at the front of `buf`
+    /// ([`Received::Lent`]), dropped from it when parsing goes on.
+    lent: usize,
     /// The server's Close frame arrived: nothing may follow.
     closed: bool,
 }
@@ -143,7 +164,7 @@ impl Incoming {
         deflate: bool,
         max_message_size: usize,
         chromium: bool,
-        share: bool,
+        small: Small,
     ) -> Incoming {
         Incoming {
             buf: BytesMut::from(leftover),
@@ -155,7 +176,8 @@ impl Incoming {
             spare_taken: false,
             max_message_size,
             chromium,
-            share,
+            small,
+            lent: 0,
             closed: false,
         }
     }
@@ -189,8 +211,16 @@ impl Incoming {
         }
     }
 
+    /// The bytes of the message just returned as [`Received::Lent`].
+    pub(crate) fn lent(&self) -> &[u8] {
+        &self.buf[..self.lent]
+    }
+
     /// Parses what is buffered; `None` when more bytes are needed.
     fn parse(&mut self) -> Result<Option<Received>, Violation> {
+        if self.lent > 0 {
+            self.buf.advance(std::mem::take(&mut self.lent));
+        }
         loop {
             if self.closed {
                 if !self.buf.is_empty() {
@@ -327,7 +357,14 @@ impl Incoming {
         if opcode != 0 && fin && !compressed && (b.len() as u64) >= total {
             self.buf.advance(hlen);
             let len = len as usize;
-            let data = if self.share || len >= COPY_BELOW {
+            if self.small == Small::Lend {
+                if text && std::str::from_utf8(&self.buf[..len]).is_err() {
+                    return Err(self.invalid_utf8("a text message"));
+                }
+                self.lent = len;
+                return Ok(Some(Received::Lent { text }));
+            }
+            let data = if self.small == Small::Share || len >= COPY_BELOW {
                 self.buf.split_to(len).freeze()
             } else {
                 let d = Bytes::copy_from_slice(&self.buf[..len]);
@@ -469,14 +506,15 @@ impl Incoming {
     /// 0 otherwise (see [`crate::low_water`]).
     pub(crate) fn owed(&self) -> u64 {
         match (&self.frame, &self.msg) {
-            (Some(f), Some(m)) if self.buf.is_empty() && !m.text && !m.compressed => f.remaining,
+            (Some(f), Some(m)) if self.buf.len() == self.lent && !m.text && !m.compressed => f.remaining,
             _ => 0,
         }
     }
 
     /// Nothing read is left unparsed and no frame or message is half read.
+    /// (A lent message counts as read.)
     pub(crate) fn drained(&self) -> bool {
-        self.buf.is_empty() && self.frame.is_none() && self.msg.is_none()
+        self.buf.len() == self.lent && self.frame.is_none() && self.msg.is_none()
     }
 
     /// Whether a large message was received since the last call.
@@ -584,12 +622,24 @@ pub(crate) fn fuzz_inflate(data: &[u8], limit: usize) {
             stream.extend(frame_with(b0, c));
         }
     }
-    let mut inc = Incoming::new(&stream, true, limit, flags & 8 != 0, flags & 16 != 0);
+    let small = match flags & 48 {
+        0 => Small::Copy,
+        16 => Small::Share,
+        _ => Small::Lend,
+    };
+    let mut inc = Incoming::new(&stream, true, limit, flags & 8 != 0, small);
     let mut io = tokio::io::empty();
     let waker = futures_util::task::noop_waker();
     let mut cx = Context::from_waker(&waker);
     for _ in 0..3 {
-        match inc.poll_next(&mut cx, &mut io) {
+        let next = inc.poll_next(&mut cx, &mut io);
+        let next = match next {
+            Poll::Ready(Ok(Received::Lent { text })) => {
+                Poll::Ready(Ok(Received::Message { data: Bytes::copy_from_slice(inc.lent()), text }))
+            }
+            other => other,
+        };
+        match next {
             Poll::Ready(Ok(Received::Message { data, text: t })) => {
                 assert_eq!(t, text);
                 assert!(data.len() <= limit, "a message of {} bytes passed the {limit} limit", data.len());
@@ -631,13 +681,18 @@ mod tests {
     /// Feeds `bytes` in pieces of `step` and collects what comes out, up
     /// to the first error.
     fn run(bytes: &[u8], step: usize, deflate: bool) -> (Vec<Received>, Option<ReadError>) {
-        let mut inc = Incoming::new(&[], deflate, 1 << 20, false, step.is_multiple_of(2));
+        // Each way of handing over small messages, by the step's remainder.
+        let small = [Small::Copy, Small::Share, Small::Lend][step % 3];
+        let mut inc = Incoming::new(&[], deflate, 1 << 20, false, small);
         let mut io = Pieces { data: bytes.to_vec(), at: 0, step };
         let waker = futures_util::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
         let mut out = Vec::new();
         for _ in 0..1_000_000 {
             match inc.poll_next(&mut cx, &mut io) {
+                Poll::Ready(Ok(Received::Lent { text })) => {
+                    out.push(Received::Message { data: Bytes::copy_from_slice(inc.lent()), text })
+                }
                 Poll::Ready(Ok(r)) => out.push(r),
                 Poll::Ready(Err(e)) => return (out, Some(e)),
                 Poll::Pending => unreachable!("Pieces never blocks"),

@@ -40,7 +40,7 @@ pub use cause::{Cause, ErrorCode, Failure, HttpResponse};
 pub use deflate::DeflateOffer;
 pub use dispatch::EventQueue;
 pub use error::{Error, ErrorKind};
-pub use event::{Event, EventHandler, Message, ReadyState};
+pub use event::{Event, EventHandler, Handler, Message, ReadyState};
 pub use flow::FlowControl;
 pub use options::{CaBundle, ClientCert, Options};
 pub use proxy::{Proxy, ProxyUrl};

@@ -7,7 +7,7 @@
 use crate::connection::{self, Command};
 use crate::dispatch::EventQueue;
 use crate::error::{Error, ErrorKind};
-use crate::event::{Event, EventHandler, ReadyState};
+use crate::event::{Event, EventHandler, Handler, ReadyState};
 use crate::flow::FlowControl;
 use crate::options::{check_header, Options};
 use crate::outgoing::Outgoing;
@@ -78,6 +78,17 @@ impl WebSocket {
         options: Options,
         handler: EventHandler,
     ) -> Result<WebSocket, Error> {
+        Self::start(url, protocols, options, Box::new(handler), None, true)
+    }
+
+    /// Like [`WebSocket::connect`], with a [`Handler`], which may take small
+    /// messages borrowed from the read buffer.
+    pub fn connect_with<S: AsRef<str>>(
+        url: &str,
+        protocols: &[S],
+        options: Options,
+        handler: Box<dyn Handler>,
+    ) -> Result<WebSocket, Error> {
         Self::start(url, protocols, options, handler, None, true)
     }
 
@@ -91,7 +102,7 @@ impl WebSocket {
         queue: &Arc<EventQueue>,
     ) -> Result<WebSocket, Error> {
         queue.set_limit(options.max_queued_bytes);
-        Self::start(url, protocols, options, queue.handler(), Some(Arc::clone(queue.flow())), false)
+        Self::start(url, protocols, options, Box::new(queue.handler()), Some(Arc::clone(queue.flow())), false)
     }
 
     /// For a binding with its own queue: every event goes to `handler` as
@@ -114,14 +125,14 @@ impl WebSocket {
             charged.charge(crate::flow::cost(&ev));
             handler(ev)
         });
-        Self::start(url, protocols, options, producer, Some(flow), false)
+        Self::start(url, protocols, options, Box::new(producer), Some(flow), false)
     }
 
     fn start<S: AsRef<str>>(
         url: &str,
         protocols: &[S],
         options: Options,
-        handler: EventHandler,
+        handler: Box<dyn Handler>,
         flow: Option<Arc<FlowControl>>,
         immediate: bool,
     ) -> Result<WebSocket, Error> {

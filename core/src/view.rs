@@ -51,13 +51,19 @@ impl View {
         }
     }
 
+    /// A message is handed to the application only while it reads OPEN and
+    /// has not called close().
+    pub(crate) fn message_deliverable(&self) -> bool {
+        self.ready_state() == ReadyState::Open && !self.close_requested()
+    }
+
     /// The application is about to receive `ev`: moves the state it reads
     /// to the event's, and says whether the event is handed to it.
     pub(crate) fn deliver(&self, ev: &Event) -> bool {
         match ev {
             // After close() during CONNECTING the browser fires no open.
             Event::Open => self.advance(ReadyState::Connecting, ReadyState::Open),
-            Event::Message(_) => self.ready_state() == ReadyState::Open && !self.close_requested(),
+            Event::Message(_) => self.message_deliverable(),
             Event::Closing => {
                 self.advance(ReadyState::Open, ReadyState::Closing);
                 false

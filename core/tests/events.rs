@@ -677,3 +677,111 @@ fn releasing_while_connecting_gives_error_released_then_close() {
     assert!(req.starts_with("GET "), "{req}");
     assert!(eof, "the server should see the connection dropped");
 }
+
+/// What a borrowing handler received, as "lent"/"event", what, and the
+/// readyState read inside the handler (payloads over 64 bytes by size).
+struct Borrowing {
+    handle: std::sync::Arc<std::sync::OnceLock<WebSocket>>,
+    got: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+fn payload(data: &[u8], is_text: bool) -> String {
+    let kind = if is_text { "text" } else { "binary" };
+    if data.len() > 64 {
+        format!(
+            "{kind} of {} bytes, all {}",
+            data.len(),
+            if data.iter().all(|b| *b == data[0]) { data[0] } else { 0 }
+        )
+    } else {
+        format!("{kind} {:?}", String::from_utf8_lossy(data))
+    }
+}
+
+impl Borrowing {
+    fn ws(&self) -> &WebSocket {
+        let start = Instant::now();
+        loop {
+            if let Some(ws) = self.handle.get() {
+                return ws;
+            }
+            assert!(start.elapsed() < WAIT);
+            std::thread::yield_now();
+        }
+    }
+}
+
+impl wsnative_core::Handler for Borrowing {
+    fn event(&mut self, ev: Event) {
+        let state = self.ws().ready_state();
+        let what = match &ev {
+            Event::Message(m) => payload(&m.data, m.is_text),
+            other => format!("{other:?}"),
+        };
+        self.got.lock().unwrap().push(format!("event {what} {state:?}"));
+    }
+
+    fn borrows(&self) -> bool {
+        true
+    }
+
+    fn message(&mut self, data: &[u8], is_text: bool) {
+        let ws = self.ws();
+        self.got.lock().unwrap().push(format!("lent {} {:?}", payload(data, is_text), ws.ready_state()));
+        if data == b"stop" {
+            ws.close(Some(1000), None).unwrap();
+        }
+    }
+}
+
+/// A handler that borrows gets the small messages that arrive whole lent
+/// from the read buffer (no event), the others (fragmented, larger than a
+/// read) as events, all in order with readyState OPEN; once it calls
+/// close(), lent messages already read stop at once, and pings between
+/// messages are still answered.
+#[test]
+fn a_borrowing_handler_gets_small_messages_lent_and_the_rest_as_events() {
+    let srv = raw_server(move |mut s| {
+        accept(&mut s);
+        let mut out = frame(true, 1, b"one");
+        out.extend(frame(true, 2, &[1, 2, 3]));
+        out.extend(frame(true, 9, b"p"));
+        out.extend(frame(false, 1, b"tw"));
+        out.extend(frame(true, 0, "o\u{20ac}".as_bytes()));
+        out.extend(frame(true, 2, &[9u8; 300_000]));
+        out.extend(frame(true, 1, b"stop"));
+        out.extend(frame(true, 1, b"dropped"));
+        out.extend(frame(true, 2, b"dropped too"));
+        s.write_all(&out).unwrap();
+        let frames = read_until_close(&mut s);
+        s.write_all(&close_frame(1000, "")).unwrap();
+        frames
+    });
+    let handle: std::sync::Arc<std::sync::OnceLock<WebSocket>> = Default::default();
+    let got: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let handler = Borrowing { handle: handle.clone(), got: got.clone() };
+    let opts = Options { proxy: wsnative_core::Proxy::Direct, ..Options::default() };
+    let ws = WebSocket::connect_with(&srv.url, &[] as &[&str], opts, Box::new(handler)).unwrap();
+    let _ = handle.set(ws);
+    let frames = srv.join.join().unwrap();
+    let start = Instant::now();
+    while !got.lock().unwrap().last().is_some_and(|l| l.starts_with("event Close")) {
+        assert!(start.elapsed() < WAIT, "no close: {:?}", got.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        *got.lock().unwrap(),
+        vec![
+            "event Open Open",
+            "lent text \"one\" Open",
+            "lent binary \"\\u{1}\\u{2}\\u{3}\" Open",
+            "event text \"two\u{20ac}\" Open",
+            "event binary of 300000 bytes, all 9 Open",
+            "lent text \"stop\" Open",
+            "event Close { code: 1000, reason: \"\", was_clean: true } Closed",
+        ]
+    );
+    let opcodes: Vec<u8> = frames.iter().map(|f| f.opcode).collect();
+    assert_eq!(opcodes, vec![10, 8], "the server received {frames:?}");
+    assert_eq!(&frames[0].payload[..], b"p");
+}

@@ -115,12 +115,7 @@ impl Callbacks {
                     f(socket, cb.userdata)
                 }
             }
-            Event::Message(m) => {
-                if let Some(f) = cb.on_message {
-                    let kind = if m.is_text { ws_message_type::Text } else { ws_message_type::Binary };
-                    f(socket, m.data.as_ptr(), m.data.len(), kind, cb.userdata)
-                }
-            }
+            Event::Message(m) => self.message(socket, &m.data, m.is_text),
             Event::Error { message, cause } => {
                 if let Some(f) = cb.on_error {
                     let c = nul_terminated(message.replace('\0', " "));
@@ -135,6 +130,18 @@ impl Callbacks {
                     f(socket, *code, c.as_ptr().cast(), reason.len(), *was_clean, cb.userdata)
                 }
             }
+        }
+    }
+
+    /// Calls on_message with a borrowed message.
+    ///
+    /// # Safety
+    /// The callbacks must be valid (as promised to ws_new()).
+    pub(crate) unsafe fn message(&self, socket: *mut ws_socket, data: &[u8], is_text: bool) {
+        let cb = &self.0;
+        if let Some(f) = cb.on_message {
+            let kind = if is_text { ws_message_type::Text } else { ws_message_type::Binary };
+            f(socket, data.as_ptr(), data.len(), kind, cb.userdata)
         }
     }
 

@@ -10,7 +10,7 @@ use std::ffi::{c_char, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use wsnative_core::{runtime, validate, Event, EventQueue, Options, ReadyState, WebSocket};
+use wsnative_core::{runtime, validate, Event, EventQueue, Handler, Options, ReadyState, WebSocket};
 
 /// The largest message ws_send_text() and ws_send_binary() accept:
 /// `PTRDIFF_MAX - 14` bytes (WS_MAX_SEND_LENGTH in the header), so that the
@@ -111,14 +111,42 @@ impl Socket {
             // ws_close() on another thread has returned.
             !(matches!(ev, Event::Message(_)) && self.core().close_requested())
         };
+        // SAFETY: the application promised valid callbacks in ws_new().
+        self.run_callback(guard, delivered, |s| unsafe { self.callbacks.invoke(s, &ev) })
+    }
+
+    /// An immediate message lent by the core: `data` is valid for this call.
+    fn dispatch_lent(&self, data: &[u8], is_text: bool) {
+        let guard = self.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if self.freed.load(Ordering::Acquire) {
+            return;
+        }
+        // As in dispatch_next: no message starts after ws_close() returned.
+        let delivered = !self.core().close_requested();
+        // SAFETY: the application promised valid callbacks in ws_new().
+        self.run_callback(guard, delivered, |s| unsafe { self.callbacks.message(s, data, is_text) });
+    }
+
+    /// Runs `call` (the callback) when `delivered`, marked as dispatching
+    /// on this thread, then releases the dispatch lock and finalizes the
+    /// socket if the callback freed it.
+    fn run_callback(
+        &self,
+        guard: std::sync::MutexGuard<'_, ()>,
+        delivered: bool,
+        call: impl FnOnce(*mut ws_socket),
+    ) -> Dispatched {
         if delivered {
             DISPATCHING.with(|d| d.borrow_mut().push(self.handle));
             let _pop = PopDispatching;
-            // SAFETY: the application promised valid callbacks in ws_new().
-            unsafe { self.callbacks.invoke(self.handle as *mut ws_socket, &ev) };
+            call(self.handle as *mut ws_socket);
         }
         drop(guard);
-        if self.finalize_after_callback.swap(false, Ordering::AcqRel) {
+        // Set only by ws_free() inside that callback, on this thread: a
+        // plain load sees it, and spares the swap when it is not set.
+        if self.finalize_after_callback.load(Ordering::Relaxed)
+            && self.finalize_after_callback.swap(false, Ordering::AcqRel)
+        {
             // ws_free() was called inside that callback.
             unsafe { self.callbacks.finalize() };
             return Dispatched::Freed;
@@ -128,6 +156,24 @@ impl Socket {
         } else {
             Dispatched::Dropped
         }
+    }
+}
+
+/// The core's handler for a socket in immediate mode: the callbacks run
+/// as the events arrive, small messages borrowed from the read buffer.
+struct Immediate(Arc<Socket>);
+
+impl Handler for Immediate {
+    fn event(&mut self, ev: Event) {
+        self.0.dispatch_next(false, || Some(ev));
+    }
+
+    fn borrows(&self) -> bool {
+        true
+    }
+
+    fn message(&mut self, data: &[u8], is_text: bool) {
+        self.0.dispatch_lent(data, is_text);
     }
 }
 
@@ -216,17 +262,7 @@ pub unsafe extern "C" fn ws_new(
         let guard = sock.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner());
         let started = match &queue {
             Some(q) => WebSocket::connect_queued(url, &names, opts, q),
-            None => {
-                let s = Arc::clone(&sock);
-                WebSocket::connect(
-                    url,
-                    &names,
-                    opts,
-                    Box::new(move |ev| {
-                        s.dispatch_next(false, || Some(ev));
-                    }),
-                )
-            }
+            None => WebSocket::connect_with(url, &names, opts, Box::new(Immediate(Arc::clone(&sock)))),
         };
         let core = match started {
             Ok(c) => c,
