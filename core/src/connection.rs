@@ -757,6 +757,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                     return Read::Blocked;
                 }
             }
+            if let Some(text) = self.rx.lend_next() {
+                if self.phase == Phase::Open {
+                    em.lent(self.rx.lent(), text, self.rx.drained());
+                }
+                continue;
+            }
             match self.rx.poll_next(cx, &mut self.io) {
                 Poll::Pending => {
                     if let Some(w) = self.low_water.as_mut() {

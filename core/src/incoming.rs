@@ -182,6 +182,34 @@ impl Incoming {
         }
     }
 
+    /// The common case of [`Small::Lend`], without reading: when the next
+    /// buffered frame is a whole, final, uncompressed text or binary frame
+    /// of at most 125 bytes (valid UTF-8 if text) and no message is in
+    /// progress, lends it ([`Incoming::lent`]) and says whether it is text.
+    /// `None`: call [`Incoming::poll_next`], which handles everything
+    /// (including what this declines, errors too).
+    #[inline]
+    pub(crate) fn lend_next(&mut self) -> Option<bool> {
+        if self.small != Small::Lend || self.closed || self.frame.is_some() || self.msg.is_some() {
+            return None;
+        }
+        let at = self.lent;
+        let b = self.buf.get(at..at + 2)?;
+        let (b0, len) = (b[0], b[1] as usize);
+        // FIN, no RSV bit, text or binary; unmasked, 7-bit length.
+        if (b0 != 0x81 && b0 != 0x82) || len > 125 || len > self.max_message_size {
+            return None;
+        }
+        let payload = self.buf.get(at + 2..at + 2 + len)?;
+        let text = b0 == 0x81;
+        if text && std::str::from_utf8(payload).is_err() {
+            return None;
+        }
+        self.buf.advance(at + 2);
+        self.lent = len;
+        Some(text)
+    }
+
     /// The next thing the server sent, reading from `io` as needed.
     pub(crate) fn poll_next<S: AsyncRead + Unpin>(
         &mut self,
@@ -689,6 +717,11 @@ mod tests {
         let mut cx = Context::from_waker(&waker);
         let mut out = Vec::new();
         for _ in 0..1_000_000 {
+            // As the connection reads: the fast path first.
+            if let Some(text) = inc.lend_next() {
+                out.push(Received::Message { data: Bytes::copy_from_slice(inc.lent()), text });
+                continue;
+            }
             match inc.poll_next(&mut cx, &mut io) {
                 Poll::Ready(Ok(Received::Lent { text })) => {
                     out.push(Received::Message { data: Bytes::copy_from_slice(inc.lent()), text })
@@ -764,7 +797,8 @@ mod tests {
 
     fn violation(bytes: &[u8], deflate: bool) -> (usize, u16) {
         let mut last = None;
-        for step in [1, 3, 1 << 20] {
+        // Steps 2, 5 and 2^20 + 1 lend small messages (see `run`).
+        for step in [1, 2, 3, 5, 1 << 20, (1 << 20) + 1] {
             let (rs, e) = run(bytes, step, deflate);
             let Some(ReadError::Violation(v)) = e else { panic!("step {step}: {e:?}") };
             let got = (messages(&rs).len(), v.code);
@@ -806,6 +840,32 @@ mod tests {
         let mut s = ok.clone();
         s.extend([0x82, 127, 0, 0, 0, 0, 0, 0x20, 0, 0]);
         assert_eq!(violation(&s, false), (1, 1009));
+    }
+
+    /// The size limit holds for small messages lent in place too.
+    #[test]
+    fn small_messages_over_the_limit_fail_with_1009_in_every_mode() {
+        let s = [frame(true, 2, b"four"), frame(true, 1, b"fives")].concat();
+        for small in [Small::Copy, Small::Share, Small::Lend] {
+            let mut inc = Incoming::new(&s, false, 4, false, small);
+            let mut io = tokio::io::empty();
+            let waker = futures_util::task::noop_waker();
+            let mut cx = Context::from_waker(&waker);
+            let first = match inc.lend_next() {
+                Some(text) => (inc.lent().to_vec(), text),
+                None => match inc.poll_next(&mut cx, &mut io) {
+                    Poll::Ready(Ok(Received::Message { data, text })) => (data.to_vec(), text),
+                    Poll::Ready(Ok(Received::Lent { text })) => (inc.lent().to_vec(), text),
+                    other => panic!("{small:?}: {other:?}"),
+                },
+            };
+            assert_eq!(first, (b"four".to_vec(), false), "{small:?}");
+            assert_eq!(inc.lend_next(), None, "{small:?}");
+            match inc.poll_next(&mut cx, &mut io) {
+                Poll::Ready(Err(ReadError::Violation(v))) => assert_eq!(v.code, 1009, "{small:?}"),
+                other => panic!("{small:?}: {other:?}"),
+            }
+        }
     }
 
     fn compressed(d: &mut Deflater, data: &[u8]) -> Vec<u8> {
