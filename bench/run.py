@@ -719,6 +719,11 @@ def update_readme(md: str) -> None:
     if start not in text or end not in text:
         return
     body = md.split("\n", 1)[1].strip()  # drop the "# ..." title
+    # The gaps are the README's own prose (bench/gaps.md), not repeated.
+    marker = "\n## Remaining gaps, and the profiles behind them\n"
+    if marker in body:
+        head, rest = body.split(marker, 1)
+        body = head.rstrip() + "\n" + (rest[rest.index("\nReproduce:"):] if "\nReproduce:" in rest else "")
     body = body.replace("\n## ", "\n### ")
     head, rest = text.split(start, 1)
     tail = rest.split(end, 1)[1]
@@ -802,6 +807,15 @@ def evaluate_targets(results, med, ratio) -> List[Dict[str, object]]:
         t.append({"client": cid, "target": "every plain-TCP figure better than every other Python client",
                   "met": not worse, "not_better_on": worse})
     return t
+
+
+def gaps_section() -> List[str]:
+    """The remaining gaps and their profiles (bench/gaps.md, kept by hand
+    with the code), as a section of latest.md."""
+    gaps = BENCH / "gaps.md"
+    if not gaps.exists():
+        return []
+    return ["## Remaining gaps, and the profiles behind them", "", gaps.read_text().strip(), ""]
 
 
 def render_markdown(doc, clients: List[Client], workloads: List[str], med, ratio) -> str:
@@ -953,6 +967,7 @@ def render_markdown(doc, clients: List[Client], workloads: List[str], med, ratio
             met = "(info)" if t.get("info") else {True: "yes", False: "**no**", None: "?"}[t["met"]]
             lines.append(f"| {t['client']} | {t['target']} | {val} | {met} |")
         lines.append("")
+    lines += gaps_section()
     lines += ["Reproduce: `make bench` at the repository root (see bench/README.md).", ""]
     missing = [c for c in clients if c.missing]
     if missing:
