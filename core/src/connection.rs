@@ -79,6 +79,15 @@ struct Emitter {
     first_handler: Option<Instant>,
 }
 
+/// Runs one call of an immediate handler: notes when the first of this read
+/// pass started, and lets it write to the socket itself when `drained` (see
+/// [`crate::direct::Caller::DrainedHandler`]).
+fn immediate_call(first_handler: &mut Option<Instant>, shared: &Shared, drained: bool, call: impl FnOnce()) {
+    first_handler.get_or_insert_with(Instant::now);
+    let drained = drained.then(|| shared.outgoing.address());
+    crate::direct::as_handler(drained, call);
+}
+
 impl Emitter {
     fn emit(&mut self, ev: Event) {
         self.emit_read(ev, false);
@@ -93,11 +102,7 @@ impl Emitter {
                     h.event(ev);
                     return;
                 }
-                if self.first_handler.is_none() {
-                    self.first_handler = Some(Instant::now());
-                }
-                let drained = drained.then(|| self.shared.outgoing.address());
-                crate::direct::as_handler(drained, || h.event(ev));
+                immediate_call(&mut self.first_handler, &self.shared, drained, || h.event(ev));
             }
         }
     }
@@ -114,11 +119,7 @@ impl Emitter {
             return;
         }
         if self.shared.view.message_deliverable() {
-            if self.first_handler.is_none() {
-                self.first_handler = Some(Instant::now());
-            }
-            let drained = drained.then(|| self.shared.outgoing.address());
-            crate::direct::as_handler(drained, || h.message(data, is_text));
+            immediate_call(&mut self.first_handler, &self.shared, drained, || h.message(data, is_text));
         }
     }
 
@@ -758,9 +759,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                 }
             }
             if let Some(text) = self.rx.lend_next() {
-                if self.phase == Phase::Open {
-                    em.lent(self.rx.lent(), text, self.rx.drained());
-                }
+                self.hand_lent(text, em);
                 continue;
             }
             match self.rx.poll_next(cx, &mut self.io) {
@@ -775,11 +774,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
                         em.message(data, text, self.rx.drained());
                     }
                 }
-                Poll::Ready(Ok(Received::Lent { text })) => {
-                    if self.phase == Phase::Open {
-                        em.lent(self.rx.lent(), text, self.rx.drained());
-                    }
-                }
+                Poll::Ready(Ok(Received::Lent { text })) => self.hand_lent(text, em),
                 Poll::Ready(Ok(Received::Ping(payload))) => self.queue_pong(&payload),
                 Poll::Ready(Ok(Received::Pong)) => {}
                 Poll::Ready(Ok(Received::Close(frame))) => {
@@ -805,6 +800,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> OpenConnection<S> {
         }
         cx.waker().wake_by_ref();
         Read::Blocked
+    }
+
+    /// The message the reader has just lent, to the application while open.
+    fn hand_lent(&self, text: bool, em: &mut Emitter) {
+        if self.phase == Phase::Open {
+            em.lent(self.rx.lent(), text, self.rx.drained());
+        }
     }
 
     fn queue_pong(&mut self, payload: &[u8]) {

@@ -88,7 +88,8 @@ pub(crate) enum Received {
     /// Its valid Close frame: code and reason (`None`: no code).
     Close(Option<(u16, String)>),
     /// A message left in the read buffer ([`Small::Lend`]): its bytes are
-    /// [`Incoming::lent`] until the next call of [`Incoming::poll_next`].
+    /// [`Incoming::lent`] until the next call of [`Incoming::lend_next`] or
+    /// [`Incoming::poll_next`].
     Lent {
         text: bool,
     },
@@ -385,10 +386,10 @@ impl Incoming {
         if opcode != 0 && fin && !compressed && (b.len() as u64) >= total {
             self.buf.advance(hlen);
             let len = len as usize;
+            if text && std::str::from_utf8(&self.buf[..len]).is_err() {
+                return Err(self.invalid_utf8("a text message"));
+            }
             if self.small == Small::Lend {
-                if text && std::str::from_utf8(&self.buf[..len]).is_err() {
-                    return Err(self.invalid_utf8("a text message"));
-                }
                 self.lent = len;
                 return Ok(Some(Received::Lent { text }));
             }
@@ -399,9 +400,6 @@ impl Incoming {
                 self.buf.advance(len);
                 d
             };
-            if text && std::str::from_utf8(&data).is_err() {
-                return Err(self.invalid_utf8("a text message"));
-            }
             return Ok(Some(Received::Message { data, text }));
         }
         self.buf.advance(hlen);

@@ -98,10 +98,7 @@ impl Socket {
     /// queue, and the state the application reads moves here (immediate
     /// events arrive with it already moved by the core).
     fn dispatch_next(&self, queued: bool, next: impl FnOnce() -> Option<Event>) -> Dispatched {
-        let guard = self.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner());
-        if self.freed.load(Ordering::Acquire) {
-            return Dispatched::Freed;
-        }
+        let Some(guard) = self.lock_unless_freed() else { return Dispatched::Freed };
         let Some(ev) = next() else { return Dispatched::Empty };
         let delivered = if queued {
             self.core().deliver(&ev)
@@ -117,14 +114,17 @@ impl Socket {
 
     /// An immediate message lent by the core: `data` is valid for this call.
     fn dispatch_lent(&self, data: &[u8], is_text: bool) {
-        let guard = self.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner());
-        if self.freed.load(Ordering::Acquire) {
-            return;
-        }
+        let Some(guard) = self.lock_unless_freed() else { return };
         // As in dispatch_next: no message starts after ws_close() returned.
         let delivered = !self.core().close_requested();
         // SAFETY: the application promised valid callbacks in ws_new().
         self.run_callback(guard, delivered, |s| unsafe { self.callbacks.message(s, data, is_text) });
+    }
+
+    /// The dispatch lock, unless the socket has been freed.
+    fn lock_unless_freed(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        let guard = self.dispatch_lock.lock().unwrap_or_else(|e| e.into_inner());
+        (!self.freed.load(Ordering::Acquire)).then_some(guard)
     }
 
     /// Runs `call` (the callback) when `delivered`, marked as dispatching
